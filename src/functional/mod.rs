@@ -1,0 +1,26 @@
+//! The operations of the paper as functions on tensors of layout `[batch, time, ...]`.
+//!
+//! They are differentiable on an autodiff device (`device.autodiff()`), with the backward
+//! passes described on each function, and run on every backend the crate is built with.
+
+mod psp;
+mod psp_norm;
+mod spike;
+
+pub use psp::*;
+pub use psp_norm::*;
+pub use spike::*;
+
+/// Panics unless `dims` is a `[batch, time, ...]` shape with a non-empty time dim.
+#[track_caller]
+pub(crate) fn check_time_layout(op: &str, dims: &[usize]) {
+    assert!(
+        dims.len() >= 2,
+        "{op}: expected a tensor of shape [batch, time, ...] (rank >= 2), got rank {} with shape {dims:?}",
+        dims.len()
+    );
+    assert!(
+        dims[1] > 0,
+        "{op}: the time dim (dim 1) is empty in shape {dims:?}; expected at least one time step"
+    );
+}

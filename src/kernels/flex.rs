@@ -1,0 +1,44 @@
+//! [`SnnBackend`](super::SnnBackend) for Burn's Flex CPU backend: the [`cpu`](super::cpu) loops on the tensor's own storage.
+
+use super::cpu::{CpuKernel, Real, TimeLayout};
+use burn::backend::{Flex, ops::FloatTensorOps};
+use burn::tensor::{Bytes, DType, FloatDType};
+use burn_flex::{FlexTensor, Layout};
+
+/// Runs `kernel` on `x` without copying it when it is contiguous. `f32` and `f64` run natively;
+/// half-precision tensors are computed in `f32` and cast back.
+fn apply(x: FlexTensor, kernel: &impl CpuKernel) -> Vec<FlexTensor> {
+    match x.dtype() {
+        DType::F32 => apply_typed::<f32>(x, kernel),
+        DType::F64 => apply_typed::<f64>(x, kernel),
+        dtype => {
+            let x = Flex::float_cast(x, FloatDType::F32);
+            apply_typed::<f32>(x, kernel)
+                .into_iter()
+                .map(|y| Flex::float_cast(y, dtype.into()))
+                .collect()
+        }
+    }
+}
+
+fn apply_typed<F: Real>(x: FlexTensor, kernel: &impl CpuKernel) -> Vec<FlexTensor> {
+    let x = x.to_contiguous();
+    let shape = x.layout().shape().clone();
+    let layout = TimeLayout::from_dims(&shape);
+    let input = x
+        .as_slice::<F>()
+        .expect("a contiguous tensor has a contiguous slice");
+    kernel
+        .run(input, layout)
+        .into_iter()
+        .map(|out| {
+            FlexTensor::new(
+                Bytes::from_elems(out),
+                Layout::contiguous(shape.clone()),
+                x.dtype(),
+            )
+        })
+        .collect()
+}
+
+super::impl_snn_backend_on_cpu!(Flex, apply);

@@ -1,0 +1,123 @@
+//! Backend implementations of the temporal operations.
+//!
+//! [`SnnBackend`] is a Burn backend extension: one trait, implemented by every backend the
+//! crate supports, reached from [`Tensor`](burn::tensor::Tensor) through Burn's `Dispatch`.
+//!
+//! | backend | implementation |
+//! |---|---|
+//! | Flex (feature `flex`) | [`cpu`] loops on the tensor's own storage, parallel over neurons |
+//! | NdArray (feature `ndarray`) | the same [`cpu`] loops, through `TensorData` |
+//! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
+//!
+//! The CPU loops in [`cpu`] are the reference the accelerated kernels are tested against.
+
+pub mod cpu;
+
+mod autodiff;
+#[cfg(feature = "flex")]
+mod flex;
+#[cfg(feature = "ndarray")]
+mod ndarray;
+
+use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
+
+/// The temporal operations of the SRM neuron, as a Burn backend extension.
+///
+/// Every tensor has the layout `[batch, time, neurons...]`: dim 0 is the batch, dim 1 is time
+/// (one step per index), and all remaining dims are independent neurons. Implementations may
+/// assume that the public functions in [`crate::functional`] have already validated shapes and
+/// parameters.
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    NdArray: cfg(feature = "ndarray"),
+    Autodiff
+)]
+pub trait SnnBackend: Backend {
+    /// The causal alpha-PSP filter along dim 1, or its adjoint.
+    ///
+    /// `reverse == false`: `y[t] = Σ_{k=0..=t} ε(k)·x[t−k]` with `ε(k) = (k/τs)·e^{1−k/τs}`.
+    /// `reverse == true`: `y[t] = Σ_{k=0..T−1−t} ε(k)·x[t+k]`, the adjoint (transpose) of the
+    /// forward filter, which is its backward pass.
+    #[fusion(dtype = x, shape = x)]
+    fn psp_filter(x: FloatTensor<Self>, tau_s: f32, reverse: bool) -> FloatTensor<Self>;
+
+    /// Spike generation with the refractory response; returns the spikes (0 or 1).
+    ///
+    /// Per neuron, in time order: `u[t] = v[t] + r[t]`, `s[t] = [u[t] ≥ θ]`,
+    /// `r[t+1] = e^{−1/τr}·(r[t] − 2θ·s[t])`, `r[0] = 0`. `α` and `β` shape the surrogate
+    /// gradient (see [`spike_fire_surrogate`](SnnBackend::spike_fire_surrogate)); backends
+    /// without autodiff ignore them.
+    #[fusion(dtype = v, shape = v)]
+    fn spike_fire(
+        v: FloatTensor<Self>,
+        theta: f32,
+        tau_r: f32,
+        alpha: f32,
+        beta: f32,
+    ) -> FloatTensor<Self>;
+
+    /// [`spike_fire`](SnnBackend::spike_fire) that also returns the SLAYER surrogate
+    /// derivative `ρ(u[t]) = (1/α)·exp(−|u[t]−θ|/β)` of every step, for the backward pass.
+    ///
+    /// Returns `(spikes, surrogate)`, both shaped like `v`.
+    #[fusion(meta = |v| (v.clone(), v.clone()))]
+    fn spike_fire_surrogate(
+        v: FloatTensor<Self>,
+        theta: f32,
+        tau_r: f32,
+        alpha: f32,
+        beta: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// Implements [`SnnBackend`] for a CPU backend from its `apply(tensor, &kernel) -> outputs`
+/// function, which runs a [`cpu::CpuKernel`] on the backend's tensor.
+macro_rules! impl_snn_backend_on_cpu {
+    ($backend:ty, $apply:path) => {
+        impl $crate::kernels::SnnBackend for $backend {
+            fn psp_filter(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                tau_s: f32,
+                reverse: bool,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                let kernel = $crate::kernels::cpu::PspKernel {
+                    tau_s: tau_s as f64,
+                    reverse,
+                };
+                let [y] = $crate::kernels::cpu::outputs($apply(x, &kernel));
+                y
+            }
+
+            fn spike_fire(
+                v: burn::backend::tensor::FloatTensor<Self>,
+                theta: f32,
+                tau_r: f32,
+                alpha: f32,
+                beta: f32,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                let params = $crate::kernels::cpu::SpikeParams::new(theta, tau_r, alpha, beta);
+                let kernel = $crate::kernels::cpu::SpikeKernel::<false>(params);
+                let [spikes] = $crate::kernels::cpu::outputs($apply(v, &kernel));
+                spikes
+            }
+
+            fn spike_fire_surrogate(
+                v: burn::backend::tensor::FloatTensor<Self>,
+                theta: f32,
+                tau_r: f32,
+                alpha: f32,
+                beta: f32,
+            ) -> (
+                burn::backend::tensor::FloatTensor<Self>,
+                burn::backend::tensor::FloatTensor<Self>,
+            ) {
+                let params = $crate::kernels::cpu::SpikeParams::new(theta, tau_r, alpha, beta);
+                let kernel = $crate::kernels::cpu::SpikeKernel::<true>(params);
+                let [spikes, surrogate] = $crate::kernels::cpu::outputs($apply(v, &kernel));
+                (spikes, surrogate)
+            }
+        }
+    };
+}
+#[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(unused_imports))]
+pub(crate) use impl_snn_backend_on_cpu;

@@ -1,0 +1,33 @@
+//! # burn-snn
+//!
+//! Spiking neural networks on [Burn](https://burn.dev): the SRM neuron with the SLAYER
+//! surrogate gradient and the PSP normalization of Ikegawa et al., "Rethinking the role of
+//! normalization and residual blocks for spiking neural networks" (2022).
+//!
+//! Tensors have the layout `[batch, time, ...]`: time is dim 1, one step per index, and the
+//! remaining dims are neurons (e.g. `[batch, time, channels, height, width]`).
+//!
+//! - [`functional::psp`]: the alpha-kernel PSP, exact in `O(T)`, with its exact adjoint.
+//! - [`functional::spike`]: spikes with the refractory response and the SLAYER surrogate.
+//! - [`functional::psp_norm`] and [`PspNorm`]: PSP-BN and PSP-LN.
+//!
+//! Backends: Flex (feature `flex`, default) and NdArray (feature `ndarray`) on the CPU; the
+//! operations are a Burn backend extension ([`kernels::SnnBackend`]).
+#![warn(missing_docs)]
+
+#[cfg(not(any(feature = "flex", feature = "ndarray", feature = "wgpu")))]
+compile_error!(
+    "burn-snn needs a backend: enable the `flex` (default), `ndarray` or `wgpu` feature"
+);
+
+pub mod functional;
+pub mod kernels;
+pub mod neuron;
+pub mod norm;
+
+#[cfg(test)]
+mod test_util;
+
+pub use functional::PspNormKind;
+pub use neuron::{InvalidSrmConfig, SrmConfig};
+pub use norm::{PspNorm, PspNormConfig};

@@ -1,0 +1,5 @@
+//! The SRM neuron: its parameters.
+
+mod srm;
+
+pub use srm::*;

@@ -1,0 +1,5 @@
+//! Normalization layers.
+
+mod psp_norm;
+
+pub use psp_norm::*;

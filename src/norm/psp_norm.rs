@@ -1,0 +1,203 @@
+//! PSP normalization as a module (the paper's eq. 19–20).
+
+use crate::functional::{check_psp_norm, psp_norm_with_moment, psp_second_moment};
+use burn::config::Config;
+use burn::module::{Flag, Module, Param, RunningState};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Which set `X` the PSP second moment `E_X[a²]` is taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PspNormKind {
+    /// PSP batch normalization (PSP-BN, eq. 19): one statistic per channel (dim 2) over the
+    /// batch, time and spatial dims.
+    Batch,
+    /// PSP layer normalization (PSP-LN, eq. 20): one statistic per sample (dim 0) over time,
+    /// channels and spatial dims.
+    Layer,
+}
+
+/// Configuration of a [`PspNorm`] layer.
+#[derive(Config, Debug)]
+pub struct PspNormConfig {
+    /// Batch (PSP-BN) or layer (PSP-LN) statistics.
+    pub kind: PspNormKind,
+    /// Number of channels (dim 2 of the input).
+    pub num_features: usize,
+    /// λ of `â = a / sqrt(E_X[a²] + λ)`. Default: 0.1 (the paper's value).
+    #[config(default = 0.1)]
+    pub lambda: f64,
+    /// Weight of a new batch statistic in the running average used at inference by `Batch`:
+    /// `m ← (1 − momentum)·m + momentum·E_X[a²]`. Default: 0.1.
+    #[config(default = 0.1)]
+    pub momentum: f64,
+}
+
+/// PSP normalization (Ikegawa et al., 2022, eq. 19–20), applied to the PSP before a synapse:
+///
+/// `â = a / sqrt(E_X[a²] + λ)`
+///
+/// Where:
+/// - `a` is the PSP of the previous layer's spikes;
+/// - `E_X[a²]` is the second raw moment over `X` (no mean subtraction, no affine transform);
+/// - `λ` keeps the division defined for silent inputs.
+///
+/// With [`PspNormKind::Batch`], training (an autodiff device with `training` enabled) uses the
+/// batch statistic and updates a running average of it; inference uses the running average,
+/// as Burn's `BatchNorm` does. [`PspNormKind::Layer`] uses each sample's own statistic in both.
+#[derive(Module, Debug)]
+pub struct PspNorm {
+    /// Running average of `E_X[a²]` per channel, tensor of shape `[num_features]`. Starts at 1.
+    pub running_moment: RunningState<Tensor<1>>,
+    /// Whether to use batch statistics (and update the running average) on an autodiff device.
+    pub training: Param<Flag>,
+    /// Number of channels (dim 2 of the input).
+    pub num_features: usize,
+    /// Batch or layer statistics.
+    #[module(skip)]
+    pub kind: PspNormKind,
+    /// λ of the equation.
+    pub lambda: f64,
+    /// Momentum of the running average.
+    pub momentum: f64,
+}
+
+impl PspNormConfig {
+    /// Initializes a [`PspNorm`] layer.
+    ///
+    /// # Panics
+    ///
+    /// If `num_features` is 0, `lambda` is not finite and positive, or `momentum` is not in
+    /// `[0, 1]`.
+    pub fn init(&self, device: &Device) -> PspNorm {
+        assert!(
+            self.num_features > 0,
+            "PspNormConfig: num_features must be > 0, got 0"
+        );
+        assert!(
+            self.lambda.is_finite() && self.lambda > 0.0,
+            "PspNormConfig: lambda must be finite and > 0, got {}",
+            self.lambda
+        );
+        assert!(
+            (0.0..=1.0).contains(&self.momentum),
+            "PspNormConfig: momentum must be within [0, 1], got {}",
+            self.momentum
+        );
+        PspNorm {
+            running_moment: RunningState::new(Tensor::ones([self.num_features], device)),
+            training: Param::from_bool(true),
+            num_features: self.num_features,
+            kind: self.kind,
+            lambda: self.lambda,
+            momentum: self.momentum,
+        }
+    }
+}
+
+impl PspNorm {
+    /// Normalizes the PSP.
+    ///
+    /// # Shapes
+    ///
+    /// - `a`: `[batch, time, num_features, ...]` (rank ≥ 3)
+    /// - output: same as `a`
+    ///
+    /// # Panics
+    ///
+    /// If the rank is below 3, a dim is empty, or dim 2 is not `num_features`.
+    #[track_caller]
+    pub fn forward<const D: usize>(&self, a: Tensor<D>) -> Tensor<D> {
+        let dims = a.dims();
+        assert!(
+            D >= 3,
+            "PspNorm: expected a tensor of shape [batch, time, channels, ...] (rank >= 3), got rank {D} with shape {dims:?}"
+        );
+        check_psp_norm("PspNorm", &dims, self.kind, self.lambda);
+        let channels = self.num_features;
+        assert!(
+            dims[2] == channels,
+            "PspNorm: expected {channels} channels in dim 2, got shape {dims:?}"
+        );
+        let training = a.device().is_autodiff() && self.training.is_enabled();
+        let moment = match (self.kind, training) {
+            (PspNormKind::Batch, false) => {
+                let mut shape = [1usize; D];
+                shape[2] = channels;
+                self.running_moment
+                    .value()
+                    .to_device(&a.device())
+                    .reshape(shape)
+            }
+            (PspNormKind::Batch, true) => {
+                let moment = psp_second_moment(a.clone(), self.kind);
+                let batch = moment.clone().detach().reshape([channels]);
+                let running = self.running_moment.value_sync().to_device(&a.device());
+                let running =
+                    running.mul_scalar(1.0 - self.momentum) + batch.mul_scalar(self.momentum);
+                self.running_moment.update(running.detach());
+                moment
+            }
+            (PspNormKind::Layer, _) => psp_second_moment(a.clone(), self.kind),
+        };
+        psp_norm_with_moment(a, moment, self.lambda)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functional::psp_norm;
+    use crate::test_util::*;
+
+    #[test]
+    fn training_uses_batch_statistics_and_updates_the_running_average() {
+        let device = device().autodiff();
+        let norm = PspNormConfig::new(PspNormKind::Batch, 2)
+            .with_momentum(0.5)
+            .init(&device);
+        // Channel 0 holds 2s, channel 1 holds 4s: second moments 4 and 16.
+        let a = tensor_f32(&[2.0, 4.0, 2.0, 4.0, 2.0, 4.0], [1, 3, 2], &device);
+        let out = to_f64(norm.forward(a.clone()));
+        let want = to_f64(psp_norm(a, PspNormKind::Batch, 0.1));
+        assert_close(&out, &want, 1e-6, "output");
+        // m = 0.5·1 + 0.5·moment.
+        let running = to_f64(norm.running_moment.value_sync());
+        assert_close(&running, &[2.5, 8.5], 1e-6, "running");
+    }
+
+    #[test]
+    fn inference_uses_the_running_average() {
+        let device = device();
+        let mut norm = PspNormConfig::new(PspNormKind::Batch, 2).init(&device);
+        norm.running_moment = RunningState::new(tensor_f32(&[3.9, 0.9], [2], &device));
+        let a = tensor_f32(&[2.0, 1.0, 2.0, 1.0], [2, 1, 2], &device);
+        let out = to_f64(norm.forward(a));
+        assert_close(&out, &[1.0, 1.0, 1.0, 1.0], 1e-6, "output");
+    }
+
+    #[test]
+    fn layer_kind_uses_per_sample_statistics_in_inference() {
+        let device = device();
+        let norm = PspNormConfig::new(PspNormKind::Layer, 3).init(&device);
+        let a = random_values(2 * 4 * 3 * 5, 6);
+        let t = tensor_f64(a.clone(), [2, 4, 3, 5], &device);
+        let want = to_f64(psp_norm(t.clone(), PspNormKind::Layer, 0.1));
+        assert_close(&to_f64(norm.forward(t)), &want, 1e-12, "layer");
+    }
+
+    #[test]
+    #[should_panic(expected = "PspNorm: expected 3 channels in dim 2, got shape [2, 4, 5]")]
+    fn wrong_channel_count_panics() {
+        let norm = PspNormConfig::new(PspNormKind::Batch, 3).init(&device());
+        norm.forward(Tensor::<3>::zeros([2, 4, 5], &device()));
+    }
+
+    #[test]
+    #[should_panic(expected = "PspNormConfig: lambda must be finite and > 0, got 0")]
+    fn zero_lambda_panics() {
+        PspNormConfig::new(PspNormKind::Layer, 3)
+            .with_lambda(0.0)
+            .init(&device());
+    }
+}
