@@ -68,11 +68,13 @@ mod copy {
     fn tensor_mul_one(bencher: Bencher) {
         let device = device();
         let x = drive(&device);
-        bencher.counter(ItemsCount::new(elements())).bench_local(|| {
-            let y = x.clone().mul_scalar(1.0);
-            sync(&device);
-            y
-        });
+        bencher
+            .counter(ItemsCount::new(elements()))
+            .bench_local(|| {
+                let y = x.clone().mul_scalar(1.0);
+                sync(&device);
+                y
+            });
     }
 }
 
@@ -83,23 +85,27 @@ mod psp_op {
     fn forward(bencher: Bencher) {
         let device = device();
         let x = spikes(&device);
-        bencher.counter(ItemsCount::new(elements())).bench_local(|| {
-            let y = psp(x.clone(), 10.0);
-            sync(&device);
-            y
-        });
+        bencher
+            .counter(ItemsCount::new(elements()))
+            .bench_local(|| {
+                let y = psp(x.clone(), 10.0);
+                sync(&device);
+                y
+            });
     }
 
     #[divan::bench(name = "forward_backward", sample_count = 5, sample_size = 1)]
     fn forward_backward(bencher: Bencher) {
         let device = device().autodiff();
         let x = spikes(&device).require_grad();
-        bencher.counter(ItemsCount::new(elements())).bench_local(|| {
-            let grads = psp(x.clone(), 10.0).backward();
-            let grad = x.grad(&grads).expect("gradient");
-            sync(&device);
-            grad
-        });
+        bencher
+            .counter(ItemsCount::new(elements()))
+            .bench_local(|| {
+                let grads = psp(x.clone(), 10.0).backward();
+                let grad = x.grad(&grads).expect("gradient");
+                sync(&device);
+                grad
+            });
     }
 }
 
@@ -111,11 +117,13 @@ mod spike_op {
         let device = device();
         let v = drive(&device);
         let cfg = SrmConfig::new();
-        bencher.counter(ItemsCount::new(elements())).bench_local(|| {
-            let s = spike(v.clone(), &cfg);
-            sync(&device);
-            s
-        });
+        bencher
+            .counter(ItemsCount::new(elements()))
+            .bench_local(|| {
+                let s = spike(v.clone(), &cfg);
+                sync(&device);
+                s
+            });
     }
 
     #[divan::bench(name = "forward_with_surrogate", sample_count = 5, sample_size = 1)]
@@ -123,11 +131,13 @@ mod spike_op {
         let device = device();
         let v = drive(&device);
         let cfg = SrmConfig::new();
-        bencher.counter(ItemsCount::new(elements())).bench_local(|| {
-            let out = spike_with_surrogate(v.clone(), &cfg);
-            sync(&device);
-            out
-        });
+        bencher
+            .counter(ItemsCount::new(elements()))
+            .bench_local(|| {
+                let out = spike_with_surrogate(v.clone(), &cfg);
+                sync(&device);
+                out
+            });
     }
 
     #[divan::bench(name = "forward_backward", sample_count = 5, sample_size = 1)]
@@ -135,11 +145,13 @@ mod spike_op {
         let device = device().autodiff();
         let v = drive(&device).require_grad();
         let cfg = SrmConfig::new();
-        bencher.counter(ItemsCount::new(elements())).bench_local(|| {
-            let grads = spike(v.clone(), &cfg).backward();
-            let grad = v.grad(&grads).expect("gradient");
-            sync(&device);
-            grad
-        });
+        bencher
+            .counter(ItemsCount::new(elements()))
+            .bench_local(|| {
+                let grads = spike(v.clone(), &cfg).backward();
+                let grad = v.grad(&grads).expect("gradient");
+                sync(&device);
+                grad
+            });
     }
 }

@@ -20,14 +20,23 @@ compile_error!(
     "burn-snn needs a backend: enable the `flex` (default), `ndarray` or `wgpu` feature"
 );
 
+pub mod block;
 pub mod functional;
 pub mod kernels;
+pub mod model;
 pub mod neuron;
 pub mod norm;
+pub mod optim;
+pub mod synapse;
 
 #[cfg(test)]
 mod test_util;
 
-pub use functional::PspNormKind;
-pub use neuron::{InvalidSrmConfig, SrmConfig};
-pub use norm::{PspNorm, PspNormConfig};
+pub use block::BlockKind;
+pub use model::{
+    FiringRates, NetworkSpec, SpikingNetwork, SpikingNetworkConfig, SpikingResNet,
+    SpikingResNetConfig,
+};
+pub use neuron::{Func, FuncConfig, InvalidSrmConfig, SrmConfig};
+pub use norm::{MembraneNormKind, Normalization, PspNorm, PspNormConfig, PspNormKind};
+pub use optim::{AdaBelief, AdaBeliefConfig};

@@ -1,0 +1,16 @@
+//! Networks: architecture strings, plain and residual networks, decoding, losses, firing
+//! rates.
+
+mod decode;
+mod loss;
+mod network;
+mod rates;
+mod resnet;
+mod spec;
+
+pub use decode::*;
+pub use loss::*;
+pub use network::*;
+pub use rates::*;
+pub use resnet::*;
+pub use spec::*;

@@ -1,0 +1,5 @@
+//! Optimizers missing from burn-optim.
+
+mod adabelief;
+
+pub use adabelief::*;

@@ -1,0 +1,24 @@
+//! Synapses: weights applied to every time step at once by folding time into the batch.
+//!
+//! A synapse maps PSPs `[batch, time, ...]` to membrane potentials of the next layer. It
+//! reshapes to `[batch·time, ...]` (no copy: the layout is contiguous), runs Burn's layer, and
+//! reshapes back.
+
+mod conv;
+mod dense;
+mod pool;
+
+pub use conv::*;
+pub use dense::*;
+pub use pool::*;
+
+use burn::nn::Initializer;
+
+/// Burn's default initialization of conv and dense weights (Kaiming-uniform with gain 1/√3)
+/// multiplied by `scale` (the paper's weight scale, Table 1).
+pub(crate) fn scaled_default_init(scale: f64) -> Initializer {
+    Initializer::KaimingUniform {
+        gain: scale / 3f64.sqrt(),
+        fan_out_only: false,
+    }
+}
