@@ -21,6 +21,7 @@ compile_error!(
 );
 
 pub mod block;
+pub mod data;
 pub mod functional;
 pub mod kernels;
 pub mod model;
