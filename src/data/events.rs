@@ -30,7 +30,7 @@ pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>, DataError> {
             "empty N-MNIST event file (expected 5 bytes per event)",
         ));
     }
-    if bytes.len() % 5 != 0 {
+    if !bytes.len().is_multiple_of(5) {
         return Err(DataError::format(
             "buffer",
             format!(
