@@ -11,6 +11,7 @@
 //! Parsers return [`DataError`] for malformed input and never panic on bad bytes.
 
 mod batch;
+mod download;
 mod encoding;
 mod error;
 mod events;
@@ -20,6 +21,7 @@ mod nmnist;
 mod subset;
 
 pub use batch::*;
+pub use download::*;
 pub use encoding::*;
 pub use error::*;
 pub use events::*;
