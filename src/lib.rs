@@ -24,6 +24,7 @@ pub mod block;
 pub mod data;
 pub mod functional;
 pub mod kernels;
+pub mod memory;
 pub mod model;
 pub mod neuron;
 pub mod norm;
