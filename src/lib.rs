@@ -30,6 +30,7 @@ pub mod neuron;
 pub mod norm;
 pub mod optim;
 pub mod synapse;
+pub mod train;
 
 #[cfg(test)]
 mod test_util;

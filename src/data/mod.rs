@@ -19,6 +19,7 @@ mod idx;
 mod images;
 mod nmnist;
 mod subset;
+mod synthetic;
 
 pub use batch::*;
 pub use download::*;
@@ -29,6 +30,7 @@ pub use idx::*;
 pub use images::*;
 pub use nmnist::*;
 pub use subset::*;
+pub use synthetic::*;
 
 /// Which part of a data set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

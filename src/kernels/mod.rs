@@ -7,6 +7,7 @@
 //! |---|---|
 //! | Flex (feature `flex`) | [`cpu`] loops on the tensor's own storage, parallel over neurons |
 //! | NdArray (feature `ndarray`) | the same [`cpu`] loops, through `TensorData` |
+//! | CubeCL / wgpu (feature `wgpu`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!
 //! The CPU loops in [`cpu`] are the reference the accelerated kernels are tested against.
@@ -14,6 +15,8 @@
 pub mod cpu;
 
 mod autodiff;
+#[cfg(feature = "wgpu")]
+mod cube;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "ndarray")]
@@ -28,6 +31,8 @@ use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
 /// assume that the public functions in [`crate::functional`] have already validated shapes and
 /// parameters.
 #[backend_extension(
+    Cube: cfg(feature = "wgpu"),
+    Fusion: cfg(feature = "wgpu"),
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
     Autodiff

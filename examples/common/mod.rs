@@ -1,0 +1,302 @@
+//! Command-line options shared by the N-MNIST and Fashion-MNIST examples.
+
+use burn::tensor::Device;
+use burn_snn::train::{
+    ExperimentConfig, LossKind, OptimizerKind, RunOptions, RunReport, SpikeData, TrainError, train,
+};
+use burn_snn::{Normalization, SrmConfig};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Preset {
+    /// The paper's Table 1 settings.
+    Paper,
+    /// A reduced setting that shows learning within minutes on 2 CPU cores.
+    CpuSmall,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DeviceArg {
+    /// Burn's Flex CPU backend.
+    Cpu,
+    /// The GPU through wgpu (needs the `wgpu` feature).
+    Wgpu,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SweepArg {
+    /// PSP time constant τs (the paper's Fig. 8: 1, 5, 10).
+    TauS,
+    /// PSP-normalization λ (Fig. 9).
+    Lambda,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OptimizerArg {
+    Adabelief,
+    Adam,
+}
+
+/// Options common to both examples; unset values come from the preset.
+#[derive(Parser, Debug)]
+pub struct Common {
+    /// Settings to start from.
+    #[arg(long, value_enum, default_value = "cpu-small")]
+    pub preset: Preset,
+    /// Architecture: a Table 2 string, or resnet<depth>-pre / resnet<depth>-post (e.g. resnet106-pre).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Normalization: none, psp-bn, psp-ln, bn, bntt, tdbn.
+    #[arg(long)]
+    pub norm: Option<Normalization>,
+    /// Time steps T.
+    #[arg(long = "steps", short = 'T')]
+    pub steps: Option<usize>,
+    /// Batch size.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Training samples drawn per epoch (0: all).
+    #[arg(long)]
+    pub samples_per_epoch: Option<usize>,
+    /// Validation samples evaluated per epoch (0: all).
+    #[arg(long)]
+    pub valid_samples: Option<usize>,
+    /// Optimizer.
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// PSP time constant τs.
+    #[arg(long)]
+    pub tau_s: Option<f64>,
+    /// λ of the PSP normalization.
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// Seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Device.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// Data directory (offline); default: the cache, downloading when missing.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run directory for the config, metrics, plots, checkpoints and models.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Continue a killed run from the last checkpoint in --run-dir.
+    #[arg(long)]
+    pub resume: bool,
+    /// Train once per value of this parameter (into <run-dir>/<param>-<value>) and write sweep.csv and sweep.svg.
+    #[arg(long, value_enum)]
+    pub sweep: Option<SweepArg>,
+    /// Values for --sweep, comma-separated (default: 1,5,10 for tau-s; 0.01,0.1,1 for lambda).
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_values: Vec<f64>,
+    /// Print progress every this many batches.
+    #[arg(long, default_value_t = 10)]
+    pub progress_every: usize,
+}
+
+/// Preset values of one data set.
+pub struct Defaults {
+    pub arch: &'static str,
+    pub steps: usize,
+    pub batch: usize,
+    pub epochs: usize,
+    pub samples_per_epoch: usize,
+    pub valid_samples: usize,
+}
+
+impl Common {
+    /// The experiment: the preset, then every option given.
+    pub fn config(&self, paper: Defaults, small: Defaults) -> ExperimentConfig {
+        let d = match self.preset {
+            Preset::Paper => paper,
+            Preset::CpuSmall => small,
+        };
+        let steps = self.steps.unwrap_or(d.steps);
+        let mut srm = SrmConfig::new();
+        if let Some(tau_s) = self.tau_s {
+            srm = srm.with_tau_s(tau_s);
+        }
+        ExperimentConfig::new(self.arch.clone().unwrap_or(d.arch.to_string()))
+            .with_norm(self.norm.unwrap_or(Normalization::PspLayer))
+            .with_steps(steps)
+            .with_batch_size(self.batch.unwrap_or(d.batch))
+            .with_epochs(self.epochs.unwrap_or(d.epochs))
+            .with_samples_per_epoch(self.samples_per_epoch.unwrap_or(d.samples_per_epoch))
+            .with_valid_samples(self.valid_samples.unwrap_or(d.valid_samples))
+            .with_optimizer(match self.optimizer {
+                Some(OptimizerArg::Adam) => OptimizerKind::Adam,
+                _ => OptimizerKind::AdaBelief,
+            })
+            .with_lr(self.lr.unwrap_or(1e-2))
+            .with_weight_decay(self.weight_decay.unwrap_or(1e-4))
+            .with_srm(srm)
+            .with_lambda(self.lambda.unwrap_or(0.1))
+            // Target counts scale with the window: 20% and 3% of the steps.
+            .with_loss(LossKind::SpikeCount {
+                true_count: steps as f64 * 0.2,
+                false_count: steps as f64 * 0.03,
+            })
+            .with_seed(self.seed.unwrap_or(2022))
+    }
+
+    pub fn device(&self) -> Device {
+        match self.device {
+            DeviceArg::Cpu => {
+                burn_snn::memory::keep_freed_memory();
+                #[cfg(feature = "flex")]
+                return Device::flex();
+                #[cfg(not(feature = "flex"))]
+                return Device::default();
+            }
+            DeviceArg::Wgpu => {
+                #[cfg(feature = "wgpu")]
+                return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+                #[cfg(not(feature = "wgpu"))]
+                {
+                    eprintln!(
+                        "--device wgpu needs the wgpu feature: cargo run --release --features wgpu --example …"
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+
+    /// Runs the experiment (or the sweep) and prints the result.
+    pub fn run(
+        &self,
+        name: &str,
+        config: ExperimentConfig,
+        train_data: &dyn SpikeData,
+        valid: &dyn SpikeData,
+        test: &dyn SpikeData,
+    ) -> Result<(), TrainError> {
+        let device = self.device().autodiff();
+        let base = self
+            .run_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(name));
+        let Some(sweep) = self.sweep else {
+            let report = self.train_one(&config, train_data, valid, test, &device, base)?;
+            print_result(&config, &report);
+            return Ok(());
+        };
+        let (param, values) = match sweep {
+            SweepArg::TauS => (
+                "tau_s",
+                if self.sweep_values.is_empty() {
+                    vec![1.0, 5.0, 10.0]
+                } else {
+                    self.sweep_values.clone()
+                },
+            ),
+            SweepArg::Lambda => (
+                "lambda",
+                if self.sweep_values.is_empty() {
+                    vec![0.01, 0.1, 1.0]
+                } else {
+                    self.sweep_values.clone()
+                },
+            ),
+        };
+        let mut csv = format!("{param},best_valid_accuracy,test_accuracy\n");
+        let mut points = Vec::new();
+        for value in values {
+            let cfg = match sweep {
+                SweepArg::TauS => config
+                    .clone()
+                    .with_srm(config.srm.clone().with_tau_s(value)),
+                SweepArg::Lambda => config.clone().with_lambda(value),
+            };
+            let report = self.train_one(
+                &cfg,
+                train_data,
+                valid,
+                test,
+                &device,
+                base.join(format!("{param}-{value}")),
+            )?;
+            print_result(&cfg, &report);
+            let test_acc = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
+            csv.push_str(&format!(
+                "{value},{:.4},{test_acc:.4}\n",
+                report.state.best_valid_accuracy
+            ));
+            points.push((value, test_acc));
+        }
+        std::fs::create_dir_all(&base).ok();
+        std::fs::write(base.join("sweep.csv"), csv).ok();
+        let svg = burn_snn::train::line_chart(
+            &format!("Test accuracy vs {param}"),
+            param,
+            "test accuracy",
+            &[burn_snn::train::Series {
+                name: config.norm.to_string(),
+                points,
+            }],
+            None,
+        );
+        std::fs::write(base.join("sweep.svg"), svg).ok();
+        println!("sweep written to {}", base.join("sweep.csv").display());
+        Ok(())
+    }
+
+    fn train_one(
+        &self,
+        cfg: &ExperimentConfig,
+        train_data: &dyn SpikeData,
+        valid: &dyn SpikeData,
+        test: &dyn SpikeData,
+        device: &Device,
+        dir: PathBuf,
+    ) -> Result<RunReport, TrainError> {
+        println!(
+            "{} | norm {} | T {} | batch {} | {} epochs × {} samples | {:?} lr {} wd {} | τs {} λ {} | run dir {}",
+            cfg.arch,
+            cfg.norm,
+            cfg.steps,
+            cfg.batch_size,
+            cfg.epochs,
+            cfg.samples_per_epoch,
+            cfg.optimizer,
+            cfg.lr,
+            cfg.weight_decay,
+            cfg.srm.tau_s,
+            cfg.lambda,
+            dir.display()
+        );
+        let opts = RunOptions {
+            dir,
+            resume: self.resume,
+            progress_every: self.progress_every,
+        };
+        train(cfg, train_data, valid, Some(test), device, &opts)
+    }
+}
+
+fn print_result(cfg: &ExperimentConfig, report: &RunReport) {
+    let test = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
+    let seconds: f64 = report.state.history.iter().map(|r| r.seconds).sum();
+    println!(
+        "RESULT {} norm={} T={} | best valid {:.2}% (epoch {}) | test {:.2}% | {:.0} s",
+        cfg.arch,
+        cfg.norm,
+        cfg.steps,
+        100.0 * report.state.best_valid_accuracy,
+        report.state.best_epoch,
+        100.0 * test,
+        seconds
+    );
+}

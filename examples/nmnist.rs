@@ -1,0 +1,63 @@
+//! Train on N-MNIST (the paper's Table 2 and Table 3 N-MNIST rows).
+//!
+//! ```sh
+//! cargo run --release --example nmnist -- --preset cpu-small --data ../shared/data/nmnist-small
+//! cargo run --release --example nmnist -- --preset paper --norm psp-bn
+//! cargo run --release --example nmnist -- --arch resnet106-pre --epochs 50
+//! cargo run --release --example nmnist -- --sweep tau-s
+//! ```
+//!
+//! Events are binned into T steps spanning 300 ms (dt = 300 ms / T; the paper: T = 300,
+//! dt = 1 ms). The test split is evaluated with the best model on the validation set, which
+//! here is the test split itself (N-MNIST has no official validation split; pass
+//! `--valid-samples` to validate on a part of it).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split, nmnist_dir};
+use burn_snn::train::DatasetSource;
+use clap::Parser;
+use common::{Common, Defaults};
+
+const TABLE2: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
+
+fn main() {
+    let args = Common::parse();
+    let config = args.config(
+        Defaults {
+            arch: TABLE2,
+            steps: 300,
+            batch: 10,
+            epochs: 100,
+            samples_per_epoch: 6000,
+            valid_samples: 0,
+        },
+        Defaults {
+            arch: "34x34x2-n8c3-p2-n16c3-p2-n32c3-10",
+            steps: 60,
+            batch: 10,
+            epochs: 3,
+            samples_per_epoch: 1000,
+            valid_samples: 0,
+        },
+    );
+    let root = nmnist_dir(args.data.as_deref()).unwrap_or_else(|e| fail(&e));
+    let binning = Binning {
+        steps: config.steps,
+        dt_us: (300_000 / config.steps) as u32,
+    };
+    let open = |split| {
+        let ds = NmnistDataset::from_dir(&root, split).unwrap_or_else(|e| fail(&e));
+        DatasetSource::new(ds, NmnistBatcher { binning }, [34, 34, 2], 10)
+    };
+    let (train, test) = (open(Split::Train), open(Split::Test));
+    if let Err(e) = args.run("nmnist", config, &train, &test, &test) {
+        fail(&e);
+    }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ! {
+    eprintln!("error: {e}");
+    std::process::exit(1);
+}

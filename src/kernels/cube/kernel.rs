@@ -1,0 +1,113 @@
+//! The `#[cube]` kernels. Reference: the CPU loops in `kernels/cpu.rs`.
+
+use cubecl::prelude::*;
+
+/// Alpha-PSP filter (or its adjoint when `reverse == 1`) of one neuron column per thread.
+/// `columns = batch × neurons`; `q = e^{−1/τs}`, `gain = (e/τs)·q`.
+#[cube(launch)]
+pub fn psp_filter_kernel<F: Float>(
+    x: &Tensor<F>,
+    y: &mut Tensor<F>,
+    q: f32,
+    gain: f32,
+    neurons: u32,
+    time: u32,
+    columns: u32,
+    reverse: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let column = ABSOLUTE_POS as u32;
+    if column >= columns {
+        terminate!();
+    }
+    let q = F::cast_from(q);
+    let gain = F::cast_from(gain);
+    let b = column / neurons;
+    let n = column % neurons;
+    let base = b * time * neurons + n;
+    let mut w = F::new(0.0);
+    let mut z = F::new(0.0);
+    for step in 0..time {
+        let mut t = step;
+        if reverse == 1 {
+            t = time - 1 - step;
+        }
+        let index = (base + t * neurons) as usize;
+        let w_prev = w;
+        z = q * z + w_prev;
+        w = q * w_prev + x[index];
+        y[index] = gain * z;
+    }
+}
+
+/// Spikes with the refractory response, one neuron column per thread.
+#[cube(launch)]
+pub fn spike_kernel<F: Float>(
+    v: &Tensor<F>,
+    spikes: &mut Tensor<F>,
+    theta: f32,
+    decay: f32,
+    neurons: u32,
+    time: u32,
+    columns: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let column = ABSOLUTE_POS as u32;
+    if column >= columns {
+        terminate!();
+    }
+    let theta = F::cast_from(theta);
+    let decay = F::cast_from(decay);
+    let reset = F::new(-2.0) * theta;
+    let base = (column / neurons) * time * neurons + column % neurons;
+    let mut r = F::new(0.0);
+    for t in 0..time {
+        let index = (base + t * neurons) as usize;
+        let u = v[index] + r;
+        let mut fired = F::new(0.0);
+        if u >= theta {
+            fired = F::new(1.0);
+        }
+        spikes[index] = fired;
+        r = decay * (r + reset * fired);
+    }
+}
+
+/// [`spike_kernel`] that also writes the SLAYER surrogate `ρ(u) = (1/α)·exp(−|u−θ|/β)`.
+#[cube(launch)]
+pub fn spike_surrogate_kernel<F: Float>(
+    v: &Tensor<F>,
+    spikes: &mut Tensor<F>,
+    surrogate: &mut Tensor<F>,
+    theta: f32,
+    decay: f32,
+    inv_alpha: f32,
+    inv_beta: f32,
+    neurons: u32,
+    time: u32,
+    columns: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let column = ABSOLUTE_POS as u32;
+    if column >= columns {
+        terminate!();
+    }
+    let theta = F::cast_from(theta);
+    let decay = F::cast_from(decay);
+    let inv_alpha = F::cast_from(inv_alpha);
+    let neg_inv_beta = F::new(0.0) - F::cast_from(inv_beta);
+    let reset = F::new(-2.0) * theta;
+    let base = (column / neurons) * time * neurons + column % neurons;
+    let mut r = F::new(0.0);
+    for t in 0..time {
+        let index = (base + t * neurons) as usize;
+        let u = v[index] + r;
+        let mut fired = F::new(0.0);
+        if u >= theta {
+            fired = F::new(1.0);
+        }
+        spikes[index] = fired;
+        surrogate[index] = inv_alpha * (F::abs(u - theta) * neg_inv_beta).exp();
+        r = decay * (r + reset * fired);
+    }
+}

@@ -1,0 +1,70 @@
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+
+/// The first parameter (by module path) whose value or gradient holds a NaN or an infinity,
+/// with which of the two it is.
+pub fn first_non_finite<M: Module>(model: &M, grads: &GradientsParams) -> Option<String> {
+    struct Check<'a> {
+        grads: &'a GradientsParams,
+        path: Vec<String>,
+        found: Option<String>,
+    }
+    impl ModuleVisitor for Check<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.found.is_some() {
+                return;
+            }
+            let bad = |t: Tensor<D>| {
+                let t = t.inner();
+                t.clone().is_nan().any().into_scalar::<bool>()
+                    || t.is_inf().any().into_scalar::<bool>()
+            };
+            if bad(param.val()) {
+                self.found = Some(format!("{} (value)", self.path.join(".")));
+            } else if let Some(grad) = self.grads.get::<D>(param.id)
+                && bad(grad)
+            {
+                self.found = Some(format!("{} (gradient)", self.path.join(".")));
+            }
+        }
+    }
+    let mut check = Check {
+        grads,
+        path: Vec::new(),
+        found: None,
+    };
+    model.visit(&mut check);
+    check.found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synapse::SynapseDenseConfig;
+    use crate::test_util::*;
+
+    #[test]
+    fn names_the_parameter_with_a_nan_gradient() {
+        let device = device().autodiff();
+        let layer = SynapseDenseConfig::new(2, 1).init(&device);
+        let x = tensor_f32(&[1.0, f64::NAN], [1, 1, 2], &device);
+        let loss = layer.forward(x).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &layer);
+        assert_eq!(
+            first_non_finite(&layer, &grads).as_deref(),
+            Some("linear.weight (gradient)")
+        );
+        let x = tensor_f32(&[1.0, 2.0], [1, 1, 2], &device);
+        let grads = GradientsParams::from_grads(layer.forward(x).sum().backward(), &layer);
+        assert_eq!(first_non_finite(&layer, &grads), None);
+    }
+}

@@ -1,0 +1,167 @@
+//! The CubeCL kernels on burn-wgpu against the CPU (Flex) implementation: values and
+//! gradients, and a whole network's forward and backward. Runs with `--features wgpu`; on
+//! machines without a GPU, Mesa's lavapipe Vulkan driver runs the kernels on the CPU.
+#![cfg(all(feature = "wgpu", feature = "flex"))]
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, DeviceKind, Distribution, Int, Tensor, TensorData};
+use burn_snn::functional::{psp, spike, spike_with_surrogate};
+use burn_snn::model::SpikeCountLossConfig;
+use burn_snn::{AdaBeliefConfig, Normalization, SpikingNetworkConfig, SrmConfig};
+
+fn gpu() -> Device {
+    Device::wgpu(DeviceKind::DefaultDevice)
+}
+
+fn cpu() -> Device {
+    Device::flex()
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec().expect("f32 data")
+}
+
+/// Max |a − b| / max(1, max |b|).
+fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1.0f32, |m, x| m.max(x.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+/// Shapes with column counts below, at and above multiples of the 256-thread work group.
+const SHAPES: [[usize; 3]; 4] = [[1, 7, 1], [3, 50, 255], [2, 33, 257], [5, 20, 1000]];
+
+fn same_on_both<const D: usize>(shape: [usize; D], dist: Distribution) -> (Tensor<D>, Tensor<D>) {
+    let x = Tensor::<D>::random(shape, dist, &cpu());
+    let data = x.to_data();
+    (x, Tensor::from_data(data, &gpu()))
+}
+
+#[test]
+fn psp_forward_and_adjoint_match_the_cpu() {
+    for shape in SHAPES {
+        let (x_cpu, x_gpu) = same_on_both(shape, Distribution::Bernoulli(0.2));
+        let err = rel_err(
+            &values(psp(x_gpu.clone(), 10.0)),
+            &values(psp(x_cpu.clone(), 10.0)),
+        );
+        assert!(err <= 1e-5, "{shape:?}: forward {err}");
+        // Gradient of Σ w·psp(x): the adjoint filter of w.
+        let (w_cpu, w_gpu) = same_on_both(shape, Distribution::Normal(0.0, 1.0));
+        let grad = |x: Tensor<3>, w: Tensor<3>, device: &Device| {
+            let x = Tensor::from_data(x.to_data(), &device.clone().autodiff()).require_grad();
+            let w = Tensor::from_data(w.to_data(), &device.clone().autodiff());
+            let g = (psp(x.clone(), 4.0) * w).sum().backward();
+            values(x.grad(&g).expect("gradient"))
+        };
+        let err = rel_err(&grad(x_gpu, w_gpu, &gpu()), &grad(x_cpu, w_cpu, &cpu()));
+        assert!(err <= 1e-5, "{shape:?}: adjoint {err}");
+    }
+}
+
+#[test]
+fn spikes_surrogate_and_gradient_match_the_cpu() {
+    let cfg = SrmConfig::new();
+    for shape in SHAPES {
+        let (v_cpu, v_gpu) = same_on_both(shape, Distribution::Normal(8.0, 6.0));
+        let (s_gpu, rho_gpu) = spike_with_surrogate(v_gpu.clone(), &cfg);
+        let (s_cpu, rho_cpu) = spike_with_surrogate(v_cpu.clone(), &cfg);
+        let (s_gpu, s_cpu) = (values(s_gpu), values(s_cpu));
+        let mismatches = s_gpu.iter().zip(&s_cpu).filter(|(a, b)| a != b).count();
+        // A spike can only differ where u is within float rounding of θ, and then the rest of
+        // that neuron's train may differ too; on random data this does not happen.
+        assert_eq!(mismatches, 0, "{shape:?}");
+        let err = rel_err(&values(rho_gpu), &values(rho_cpu));
+        assert!(err <= 1e-5, "{shape:?}: surrogate {err}");
+        assert_eq!(
+            values(spike(v_gpu.clone(), &cfg)),
+            s_cpu,
+            "{shape:?}: inference path"
+        );
+        let grad = |v: Tensor<3>, device: &Device| {
+            let v = Tensor::from_data(v.to_data(), &device.clone().autodiff()).require_grad();
+            let g = psp(spike(v.clone(), &cfg), 10.0).sum().backward();
+            values(v.grad(&g).expect("gradient"))
+        };
+        let err = rel_err(&grad(v_gpu, &gpu()), &grad(v_cpu, &cpu()));
+        assert!(err <= 1e-5, "{shape:?}: gradient {err}");
+    }
+}
+
+#[test]
+fn a_whole_network_gives_the_same_outputs_and_gradients() {
+    let spec = "10x10x2-n8c3-p2-n16c3-n5";
+    let net_cpu = SpikingNetworkConfig::new(spec.into())
+        .with_norm(Normalization::PspLayer)
+        .init(&cpu().autodiff());
+    let net_gpu = net_cpu.clone().fork(&gpu().autodiff());
+    let (x_cpu, _) = same_on_both([4, 30, 2, 10, 10], Distribution::Bernoulli(0.2));
+    let labels: Vec<i64> = vec![0, 1, 2, 3];
+    let run = |net: &burn_snn::SpikingNetwork, device: &Device| {
+        let x = Tensor::<5>::from_data(x_cpu.to_data(), device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [4]), device);
+        let out = net.forward(x);
+        let loss = SpikeCountLossConfig::new(10.0, 1.0).forward(out.clone(), y);
+        let grads = loss.backward();
+        let first = match &net.layers[0].synapse {
+            burn_snn::model::Synapse::Conv(c) => c.conv.weight.grad(&grads).expect("gradient"),
+            burn_snn::model::Synapse::Dense(_) => unreachable!(),
+        };
+        (values(out), values(first))
+    };
+    let (out_gpu, grad_gpu) = run(&net_gpu, &gpu().autodiff());
+    let (out_cpu, grad_cpu) = run(&net_cpu, &cpu().autodiff());
+    let mismatches = out_gpu.iter().zip(&out_cpu).filter(|(a, b)| a != b).count();
+    assert!(
+        mismatches * 1000 <= out_cpu.len(),
+        "{mismatches} of {} output spikes differ",
+        out_cpu.len()
+    );
+    if mismatches == 0 {
+        let err = rel_err(&grad_gpu, &grad_cpu);
+        assert!(err <= 1e-4, "first-layer gradient {err}");
+    }
+}
+
+#[test]
+fn a_network_trains_on_wgpu() {
+    let device = gpu().autodiff();
+    let mut net = SpikingNetworkConfig::new("6x6x1-n4c3-n2".into()).init(&device);
+    let mut optim = AdaBeliefConfig::new().init();
+    // Class 0: left half fires; class 1: right half.
+    let make = |n: usize| {
+        let mut spikes = vec![0.0f32; n * 20 * 36];
+        let mut labels = Vec::new();
+        for i in 0..n {
+            labels.push((i % 2) as i64);
+            for t in 0..20 {
+                for p in 0..36 {
+                    let left = (p % 6) < 3;
+                    if left == (i % 2 == 0) && (t + p + i) % 3 == 0 {
+                        spikes[(i * 20 + t) * 36 + p] = 1.0;
+                    }
+                }
+            }
+        }
+        (
+            Tensor::<5>::from_data(TensorData::new(spikes, [n, 20, 1, 6, 6]), &device),
+            Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device),
+        )
+    };
+    let (x, y) = make(8);
+    let loss_fn = SpikeCountLossConfig::new(8.0, 1.0);
+    let first = loss_fn
+        .forward(net.forward(x.clone()), y.clone())
+        .into_scalar::<f32>();
+    for _ in 0..30 {
+        let loss = loss_fn.forward(net.forward(x.clone()), y.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(1e-2, net, grads);
+    }
+    let last = loss_fn.forward(net.forward(x), y).into_scalar::<f32>();
+    assert!(last < first * 0.5, "loss {first} -> {last}");
+}
