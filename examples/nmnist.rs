@@ -8,17 +8,21 @@
 //! ```
 //!
 //! Events are binned into T steps spanning 300 ms (dt = 300 ms / T; the paper: T = 300,
-//! dt = 1 ms). The test split is evaluated with the best model on the validation set, which
-//! here is the test split itself (N-MNIST has no official validation split; pass
-//! `--valid-samples` to validate on a part of it).
+//! dt = 1 ms). N-MNIST has no validation split, so 10% of the training files (seeded) are held
+//! out for validation and best-model selection; the best model is then tested on `Test/`.
 
 #[path = "common/mod.rs"]
 mod common;
 
-use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split, nmnist_dir};
+use burn::data::dataset::Dataset;
+use burn_snn::data::{
+    Binning, DataError, NmnistBatcher, NmnistDataset, NmnistItem, Split, Subset, nmnist_dir,
+    train_validation_split,
+};
 use burn_snn::train::DatasetSource;
 use clap::Parser;
 use common::{Common, Defaults};
+use std::sync::Arc;
 
 const TABLE2: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
 
@@ -37,8 +41,8 @@ fn main() {
             arch: "34x34x2-n8c3-p2-n16c3-p2-n32c3-10",
             steps: 60,
             batch: 10,
-            epochs: 3,
-            samples_per_epoch: 1000,
+            epochs: 12,
+            samples_per_epoch: 0,
             valid_samples: 0,
         },
     );
@@ -47,12 +51,22 @@ fn main() {
         steps: config.steps,
         dt_us: (300_000 / config.steps) as u32,
     };
-    let open = |split| {
-        let ds = NmnistDataset::from_dir(&root, split).unwrap_or_else(|e| fail(&e));
+    let open = |split| NmnistDataset::from_dir(&root, split).unwrap_or_else(|e| fail(&e));
+    let source = |ds: Subset<NmnistDataset, NmnistItem, DataError>| {
         DatasetSource::new(ds, NmnistBatcher { binning }, [34, 34, 2], 10)
     };
-    let (train, test) = (open(Split::Train), open(Split::Test));
-    if let Err(e) = args.run("nmnist", config, &train, &test, &test) {
+    // N-MNIST has no validation split: hold out 10% of the training files (seeded).
+    let full = Arc::new(open(Split::Train));
+    let (train_idx, valid_idx) = train_validation_split(full.len(), full.len() / 10, config.seed);
+    let train = source(Subset::new(full.clone(), train_idx));
+    let valid = source(Subset::new(full, valid_idx));
+    let test = DatasetSource::new(
+        open(Split::Test),
+        NmnistBatcher { binning },
+        [34, 34, 2],
+        10,
+    );
+    if let Err(e) = args.run("nmnist", config, &train, &valid, &test) {
         fail(&e);
     }
 }

@@ -19,7 +19,10 @@ fn cpu() -> Device {
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec().expect("f32 data")
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec()
+        .expect("f32 data")
 }
 
 /// Max |a − b| / max(1, max |b|).
@@ -53,8 +56,8 @@ fn psp_forward_and_adjoint_match_the_cpu() {
         // Gradient of Σ w·psp(x): the adjoint filter of w.
         let (w_cpu, w_gpu) = same_on_both(shape, Distribution::Normal(0.0, 1.0));
         let grad = |x: Tensor<3>, w: Tensor<3>, device: &Device| {
-            let x = Tensor::from_data(x.to_data(), &device.clone().autodiff()).require_grad();
-            let w = Tensor::from_data(w.to_data(), &device.clone().autodiff());
+            let x = Tensor::<3>::from_data(x.to_data(), &device.clone().autodiff()).require_grad();
+            let w = Tensor::<3>::from_data(w.to_data(), &device.clone().autodiff());
             let g = (psp(x.clone(), 4.0) * w).sum().backward();
             values(x.grad(&g).expect("gradient"))
         };
@@ -83,7 +86,7 @@ fn spikes_surrogate_and_gradient_match_the_cpu() {
             "{shape:?}: inference path"
         );
         let grad = |v: Tensor<3>, device: &Device| {
-            let v = Tensor::from_data(v.to_data(), &device.clone().autodiff()).require_grad();
+            let v = Tensor::<3>::from_data(v.to_data(), &device.clone().autodiff()).require_grad();
             let g = psp(spike(v.clone(), &cfg), 10.0).sum().backward();
             values(v.grad(&g).expect("gradient"))
         };

@@ -47,6 +47,9 @@ pub struct Common {
     /// Architecture: a Table 2 string, or resnet<depth>-pre / resnet<depth>-post (e.g. resnet106-pre).
     #[arg(long)]
     pub arch: Option<String>,
+    /// Stage widths of a ResNet, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Vec<usize>,
     /// Normalization: none, psp-bn, psp-ln, bn, bntt, tdbn.
     #[arg(long)]
     pub norm: Option<Normalization>,
@@ -149,6 +152,11 @@ impl Common {
                 false_count: steps as f64 * 0.03,
             })
             .with_seed(self.seed.unwrap_or(2022))
+            .with_resnet_widths(if self.widths.is_empty() {
+                vec![16, 32]
+            } else {
+                self.widths.clone()
+            })
     }
 
     pub fn device(&self) -> Device {

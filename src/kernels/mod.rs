@@ -65,7 +65,7 @@ pub trait SnnBackend: Backend {
     /// derivative `ρ(u[t]) = (1/α)·exp(−|u[t]−θ|/β)` of every step, for the backward pass.
     ///
     /// Returns `(spikes, surrogate)`, both shaped like `v`.
-    #[fusion(meta = |v| (v.clone(), v.clone()))]
+    #[fusion(meta = |v, _theta, _tau_r, _alpha, _beta| (v.clone(), v.clone()))]
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
         theta: f32,
