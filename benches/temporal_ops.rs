@@ -3,7 +3,7 @@
 //! so that the ratio to memory bandwidth is visible.
 //!
 //! Run: `cargo bench --bench temporal_ops` (set `BURN_SNN_BENCH_SHAPE=small` for a quick run
-//! on `[10, 100, 16, 34, 34]`).
+//! on `[10, 100, 16, 34, 34]`; `BURN_SNN_BENCH_DEVICE=wgpu` with `--features wgpu` for the GPU).
 //!
 //! - `copy/memcpy`: `Vec<f32>::clone` (one read, one write per element).
 //! - `copy/tensor_mul_one`: `x * 1` on the backend (a tensor op with the same traffic).
@@ -32,7 +32,12 @@ fn elements() -> usize {
     shape().iter().product()
 }
 
+/// The CPU (Flex), or the GPU with `BURN_SNN_BENCH_DEVICE=wgpu` (feature `wgpu`).
 fn device() -> Device {
+    #[cfg(feature = "wgpu")]
+    if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("wgpu") {
+        return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    }
     #[cfg(feature = "flex")]
     return Device::flex();
     #[cfg(not(feature = "flex"))]

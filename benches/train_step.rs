@@ -20,6 +20,18 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The CPU (Flex), or the GPU with `BURN_SNN_BENCH_DEVICE=wgpu` (feature `wgpu`).
+fn bench_device() -> Device {
+    #[cfg(feature = "wgpu")]
+    if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("wgpu") {
+        return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    }
+    #[cfg(feature = "flex")]
+    return Device::flex();
+    #[cfg(not(feature = "flex"))]
+    return Device::default();
+}
+
 fn main() {
     // `BURN_SNN_KEEP_HEAP=0` measures glibc's default behaviour.
     let keep = std::env::var("BURN_SNN_KEEP_HEAP").map_or(true, |v| v != "0");
@@ -32,10 +44,7 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(3);
-    #[cfg(feature = "flex")]
-    let device = Device::flex().autodiff();
-    #[cfg(not(feature = "flex"))]
-    let device = Device::default().autodiff();
+    let device = bench_device().autodiff();
     let mut model = SpikingNetworkConfig::new(SPEC.into())
         .with_norm(Normalization::PspLayer)
         .with_num_steps(steps)

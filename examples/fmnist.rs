@@ -49,8 +49,8 @@ fn main() {
             arch: "34x34x1-n8c3-p2-n16c3-p2-n32c3-10",
             steps: 30,
             batch: 10,
-            epochs: 3,
-            samples_per_epoch: 2000,
+            epochs: 8,
+            samples_per_epoch: 3000,
             valid_samples: 1000,
         },
     );

@@ -129,6 +129,7 @@ pub fn train(
         .map_err(|e| files_err(&dir.join("config.json"), e))?;
 
     let classes = train.classes();
+    device.seed(cfg.seed);
     let mut model = cfg.build_model(train.input_shape(), classes, device)?;
     let mut optim = cfg.build_optimizer();
     let mut state = RunState::default();
