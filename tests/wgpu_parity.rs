@@ -133,6 +133,7 @@ fn a_whole_network_gives_the_same_outputs_and_gradients() {
 #[test]
 fn a_network_trains_on_wgpu() {
     let device = gpu().autodiff();
+    device.seed(7);
     let mut net = SpikingNetworkConfig::new("6x6x1-n4c3-n2".into()).init(&device);
     let mut optim = AdaBeliefConfig::new().init();
     // Class 0: left half fires; class 1: right half.
@@ -160,7 +161,7 @@ fn a_network_trains_on_wgpu() {
     let first = loss_fn
         .forward(net.forward(x.clone()), y.clone())
         .into_scalar::<f32>();
-    for _ in 0..30 {
+    for _ in 0..60 {
         let loss = loss_fn.forward(net.forward(x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optim.step(1e-2, net, grads);

@@ -40,45 +40,14 @@ pub fn psp_filter_kernel<F: Float>(
     }
 }
 
-/// Spikes with the refractory response, one neuron column per thread.
+/// Spikes with the refractory response, one neuron column per thread; with `surrogate`, also
+/// the SLAYER surrogate `ρ(u) = (1/α)·exp(−|u−θ|/β)` of every step into `rho` (otherwise `rho`
+/// is not touched and may be a one-element placeholder).
 #[cube(launch)]
 pub fn spike_kernel<F: Float>(
     v: &Tensor<F>,
     spikes: &mut Tensor<F>,
-    theta: f32,
-    decay: f32,
-    neurons: u32,
-    time: u32,
-    columns: u32,
-    #[define(F)] _dtype: ElemType,
-) {
-    let column = ABSOLUTE_POS as u32;
-    if column >= columns {
-        terminate!();
-    }
-    let theta = F::cast_from(theta);
-    let decay = F::cast_from(decay);
-    let reset = F::new(-2.0) * theta;
-    let base = (column / neurons) * time * neurons + column % neurons;
-    let mut r = F::new(0.0);
-    for t in 0..time {
-        let index = (base + t * neurons) as usize;
-        let u = v[index] + r;
-        let mut fired = F::new(0.0);
-        if u >= theta {
-            fired = F::new(1.0);
-        }
-        spikes[index] = fired;
-        r = decay * (r + reset * fired);
-    }
-}
-
-/// [`spike_kernel`] that also writes the SLAYER surrogate `ρ(u) = (1/α)·exp(−|u−θ|/β)`.
-#[cube(launch)]
-pub fn spike_surrogate_kernel<F: Float>(
-    v: &Tensor<F>,
-    spikes: &mut Tensor<F>,
-    surrogate: &mut Tensor<F>,
+    rho: &mut Tensor<F>,
     theta: f32,
     decay: f32,
     inv_alpha: f32,
@@ -86,6 +55,7 @@ pub fn spike_surrogate_kernel<F: Float>(
     neurons: u32,
     time: u32,
     columns: u32,
+    #[comptime] surrogate: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let column = ABSOLUTE_POS as u32;
@@ -107,7 +77,9 @@ pub fn spike_surrogate_kernel<F: Float>(
             fired = F::new(1.0);
         }
         spikes[index] = fired;
-        surrogate[index] = inv_alpha * (F::abs(u - theta) * neg_inv_beta).exp();
+        if surrogate {
+            rho[index] = inv_alpha * (F::abs(u - theta) * neg_inv_beta).exp();
+        }
         r = decay * (r + reset * fired);
     }
 }

@@ -1,6 +1,6 @@
 //! Launching the kernels on a `CubeBackend` tensor.
 
-use super::kernel::{psp_filter_kernel, spike_kernel, spike_surrogate_kernel};
+use super::kernel::{psp_filter_kernel, spike_kernel};
 use crate::kernels::SnnBackend;
 use crate::kernels::cpu::TimeLayout;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -68,27 +68,10 @@ impl SnnBackend for CubeBackend {
         v: FloatTensor<Self>,
         theta: f32,
         tau_r: f32,
-        _alpha: f32,
-        _beta: f32,
+        alpha: f32,
+        beta: f32,
     ) -> FloatTensor<Self> {
-        let (v, layout, count, dim, columns) = prepare(v);
-        let spikes = empty_like(&v);
-        if layout.is_empty() {
-            return spikes;
-        }
-        spike_kernel::launch(
-            &v.client,
-            count,
-            dim,
-            v.clone().into_tensor_arg(),
-            spikes.clone().into_tensor_arg(),
-            theta,
-            (-1.0 / tau_r as f64).exp() as f32,
-            layout.neurons as u32,
-            layout.time as u32,
-            columns,
-            dtype_to_storage_type(v.dtype),
-        );
+        let (spikes, _) = spike(v, theta, tau_r, alpha, beta, false);
         spikes
     }
 
@@ -99,28 +82,46 @@ impl SnnBackend for CubeBackend {
         alpha: f32,
         beta: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (v, layout, count, dim, columns) = prepare(v);
-        let spikes = empty_like(&v);
-        let surrogate = empty_like(&v);
-        if layout.is_empty() {
-            return (spikes, surrogate);
-        }
-        spike_surrogate_kernel::launch(
-            &v.client,
-            count,
-            dim,
-            v.clone().into_tensor_arg(),
-            spikes.clone().into_tensor_arg(),
-            surrogate.clone().into_tensor_arg(),
-            theta,
-            (-1.0 / tau_r as f64).exp() as f32,
-            1.0 / alpha,
-            1.0 / beta,
-            layout.neurons as u32,
-            layout.time as u32,
-            columns,
-            dtype_to_storage_type(v.dtype),
-        );
-        (spikes, surrogate)
+        spike(v, theta, tau_r, alpha, beta, true)
     }
+}
+
+/// Spikes, and the surrogate when `surrogate` (else a one-element placeholder that is never
+/// written).
+fn spike(
+    v: CubeTensor,
+    theta: f32,
+    tau_r: f32,
+    alpha: f32,
+    beta: f32,
+    surrogate: bool,
+) -> (CubeTensor, CubeTensor) {
+    let (v, layout, count, dim, columns) = prepare(v);
+    let spikes = empty_like(&v);
+    let rho = if surrogate {
+        empty_like(&v)
+    } else {
+        empty_device_dtype(v.client.clone(), v.device.clone(), [1].into(), v.dtype)
+    };
+    if layout.is_empty() {
+        return (spikes, rho);
+    }
+    spike_kernel::launch(
+        &v.client,
+        count,
+        dim,
+        v.clone().into_tensor_arg(),
+        spikes.clone().into_tensor_arg(),
+        rho.clone().into_tensor_arg(),
+        theta,
+        (-1.0 / tau_r as f64).exp() as f32,
+        1.0 / alpha,
+        1.0 / beta,
+        layout.neurons as u32,
+        layout.time as u32,
+        columns,
+        surrogate,
+        dtype_to_storage_type(v.dtype),
+    );
+    (spikes, rho)
 }
