@@ -14,11 +14,11 @@
 mod common;
 
 use burn::data::dataset::Dataset;
+use burn_snn::data::DatasetSource;
 use burn_snn::data::{
     DataError, ImageBatcher, ImageDataset, ImageEncoder, ImageItem, SpikeEncoding, Split, Subset,
     fashion_mnist_dir, train_validation_split,
 };
-use burn_snn::train::DatasetSource;
 use clap::Parser;
 use common::{Common, Defaults};
 use std::sync::Arc;

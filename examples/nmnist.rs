@@ -15,11 +15,11 @@
 mod common;
 
 use burn::data::dataset::Dataset;
+use burn_snn::data::DatasetSource;
 use burn_snn::data::{
     Binning, DataError, NmnistBatcher, NmnistDataset, NmnistItem, Split, Subset, nmnist_dir,
     train_validation_split,
 };
-use burn_snn::train::DatasetSource;
 use clap::Parser;
 use common::{Common, Defaults};
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 //! Command-line options shared by the N-MNIST and Fashion-MNIST examples.
 
 use burn::tensor::Device;
+use burn_snn::data::SpikeData;
 use burn_snn::train::{
-    ExperimentConfig, LossKind, OptimizerKind, RunOptions, RunReport, SpikeData, TrainError, train,
+    ExperimentConfig, LossKind, OptimizerKind, RunOptions, RunReport, TrainError, train,
 };
 use burn_snn::{Normalization, SrmConfig};
 use clap::{Parser, ValueEnum};

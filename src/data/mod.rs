@@ -18,6 +18,7 @@ mod events;
 mod idx;
 mod images;
 mod nmnist;
+mod source;
 mod subset;
 mod synthetic;
 
@@ -29,6 +30,7 @@ pub use events::*;
 pub use idx::*;
 pub use images::*;
 pub use nmnist::*;
+pub use source::*;
 pub use subset::*;
 pub use synthetic::*;
 

@@ -7,8 +7,7 @@
 //! noise events fire anywhere. Classes differ by shape, not by position or event count, so the
 //! task needs spatial features but stays small enough to learn in a minute on a laptop CPU.
 
-use super::{DataError, SpikeBatch};
-use crate::train::SpikeData;
+use super::{DataError, SpikeBatch, SpikeData};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rayon::prelude::*;

@@ -356,6 +356,59 @@ mod tests {
         }
     }
 
+    /// Table 2's twelve networks: N-MNIST and F-MNIST × six normalizations. Only the N-MNIST
+    /// PSP string is quoted verbatim (by the issue); the others are written from it with the
+    /// paper's notation (`n` before `c` for PSP norms, after for membrane norms, none for none).
+    #[test]
+    fn table2_twelve_networks_parse_and_build() {
+        let device = device();
+        for input in ["34x34x2", "34x34x1"] {
+            for norm in Normalization::ALL {
+                let layer = |c: usize| match (norm.psp_kind(), norm.membrane_kind()) {
+                    (Some(_), _) => format!("n{c}c3"),
+                    (_, Some(_)) => format!("{c}c3n"),
+                    _ => format!("{c}c3"),
+                };
+                let spec = format!(
+                    "{input}-{}-{{{}}}*5-{}-{{{}}}*5-10",
+                    layer(8),
+                    layer(16),
+                    layer(16),
+                    layer(32)
+                );
+                let parsed = NetworkSpec::parse(&spec).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!((parsed.depth(), parsed.classes()), (13, 10), "{spec}");
+                let net = SpikingNetworkConfig::new(spec.clone())
+                    .with_norm(norm)
+                    .with_num_steps(4)
+                    .init(&device);
+                assert_eq!(net.layers.len(), 13, "{spec}");
+                let psp_norms = net.layers.iter().filter(|l| l.func.norm.is_some()).count();
+                let membrane_norms = net
+                    .layers
+                    .iter()
+                    .filter(|l| l.membrane_norm.is_some())
+                    .count();
+                let want = match (norm.psp_kind(), norm.membrane_kind()) {
+                    (Some(_), _) => (12, 0),
+                    (_, Some(_)) => (0, 12),
+                    _ => (0, 0),
+                };
+                assert_eq!((psp_norms, membrane_norms), want, "{spec} with {norm}");
+            }
+        }
+        assert_eq!(
+            NetworkSpec::parse("34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10")
+                .unwrap()
+                .to_string(),
+            format!(
+                "34x34x2-n8c3{}-n16c3{}-10",
+                "-n16c3".repeat(5),
+                "-n32c3".repeat(5)
+            )
+        );
+    }
+
     #[test]
     fn markers_must_fit_the_normalization() {
         let err = SpikingNetworkConfig::new("8x8x1-n4c3-8c3n-2".into())

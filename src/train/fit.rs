@@ -1,5 +1,5 @@
-use super::{ExperimentConfig, Series, SnnModel, SpikeData, first_non_finite, line_chart};
-use crate::data::{DataError, SpikeBatch, epoch_subset};
+use super::{ExperimentConfig, Series, SnnModel, first_non_finite, line_chart};
+use crate::data::{DataError, SpikeBatch, SpikeData, epoch_subset};
 use crate::model::{NetworkError, correct, spike_counts};
 use burn::config::Config;
 use burn::module::Module;

@@ -11,10 +11,8 @@ mod experiment;
 mod finite;
 mod fit;
 mod plot;
-mod source;
 
 pub use experiment::*;
 pub use finite::*;
 pub use fit::*;
 pub use plot::*;
-pub use source::*;

@@ -1,4 +1,4 @@
-use crate::data::{DataError, SpikeBatch};
+use super::{DataError, SpikeBatch};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
