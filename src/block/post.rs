@@ -1,4 +1,5 @@
 use super::{ConvNorm, ResidualBlockConfig};
+use crate::model::FiringRates;
 use crate::neuron::Func;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -48,13 +49,26 @@ impl PostActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
-        let g = self
-            .conv2
-            .forward(self.func1.forward(self.conv1.forward(h.clone())));
+        self.forward_recorded(h, &mut None, "")
+    }
+
+    /// [`forward`](Self::forward) that records the firing rates of both Funcs as `<name>.1`
+    /// and `<name>.2` when `rates` is `Some`.
+    pub fn forward_recorded(
+        &self,
+        h: Tensor<5>,
+        rates: &mut Option<&mut FiringRates>,
+        name: &str,
+    ) -> Tensor<5> {
+        let a1 =
+            self.func1
+                .forward_recorded(self.conv1.forward(h.clone()), rates, format!("{name}.1"));
+        let g = self.conv2.forward(a1);
         let skip = match &self.shortcut {
             Some(projection) => projection.forward(h),
             None => h,
         };
-        self.func2.forward(skip + g)
+        self.func2
+            .forward_recorded(skip + g, rates, format!("{name}.2"))
     }
 }

@@ -1,4 +1,5 @@
 use super::{ConvNorm, ConvNormConfig};
+use crate::model::FiringRates;
 use crate::neuron::{Func, FuncConfig, SrmConfig};
 use crate::norm::Normalization;
 use burn::config::Config;
@@ -109,10 +110,24 @@ impl PreActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
-        let g = self.conv2.forward(
-            self.func2
-                .forward(self.conv1.forward(self.func1.forward(h.clone()))),
-        );
+        self.forward_recorded(h, &mut None, "")
+    }
+
+    /// [`forward`](Self::forward) that records the firing rates of both Funcs as `<name>.1`
+    /// and `<name>.2` when `rates` is `Some`.
+    pub fn forward_recorded(
+        &self,
+        h: Tensor<5>,
+        rates: &mut Option<&mut FiringRates>,
+        name: &str,
+    ) -> Tensor<5> {
+        let a1 = self
+            .func1
+            .forward_recorded(h.clone(), rates, format!("{name}.1"));
+        let a2 = self
+            .func2
+            .forward_recorded(self.conv1.forward(a1), rates, format!("{name}.2"));
+        let g = self.conv2.forward(a2);
         let skip = match &self.shortcut {
             Some(projection) => projection.forward(h),
             None => h,

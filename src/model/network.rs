@@ -311,9 +311,7 @@ impl SpikingNetwork {
             x = layer.forward_spikes(s);
         }
         let out = spike(x.flat(), &self.srm);
-        if let Some(rates) = rates {
-            rates.push("output".to_string(), out.clone().mean().detach());
-        }
+        FiringRates::record(&mut rates, "output", &out);
         out
     }
 }

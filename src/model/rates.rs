@@ -16,6 +16,17 @@ impl FiringRates {
         self.layers.push((name, rate));
     }
 
+    /// Records the mean of `spikes` under `name` when `rates` is `Some` (a recording pass).
+    pub fn record<const D: usize>(
+        rates: &mut Option<&mut FiringRates>,
+        name: impl Into<String>,
+        spikes: &Tensor<D>,
+    ) {
+        if let Some(rates) = rates.as_deref_mut() {
+            rates.push(name.into(), spikes.clone().mean().detach());
+        }
+    }
+
     /// Layer names, in order.
     pub fn names(&self) -> Vec<&str> {
         self.layers.iter().map(|(name, _)| name.as_str()).collect()

@@ -172,8 +172,9 @@ impl SpikingResNet {
         self.run(input, None)
     }
 
-    /// Output spikes and the mean firing rate of the output of every Func (stem, blocks, head)
-    /// and of the output layer. The model is unchanged.
+    /// Output spikes and the mean firing rate of every Func (stem, both Funcs of each block as
+    /// `block<i>.1` / `block<i>.2`, head) and of the output layer, from the spikes the forward
+    /// pass computes anyway. The model is unchanged.
     pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
         let mut rates = FiringRates::default();
         let out = self.run(input, Some(&mut rates));
@@ -181,35 +182,25 @@ impl SpikingResNet {
     }
 
     fn run(&self, input: Tensor<5>, mut rates: Option<&mut FiringRates>) -> Tensor<3> {
-        let mut record = |name: String, v: &Tensor<5>, func: &Func| {
-            if let Some(rates) = rates.as_deref_mut() {
-                rates.push(name, func.spikes(v.clone()).mean().detach());
-            }
-        };
+        let rates = &mut rates;
         let mut h = self.stem.forward(self.input_func.forward_spikes(input));
         if let Some(func) = &self.stem_func {
-            record("stem".into(), &h, func);
-            h = func.forward(h);
+            h = func.forward_recorded(h, rates, "stem");
         }
         for (i, block) in self.blocks.iter().enumerate() {
+            let name = format!("block{}", i + 1);
             h = match block {
-                ResidualBlock::Pre(block) => {
-                    record(format!("block{}", i + 1), &h, &block.func1);
-                    block.forward(h)
-                }
-                ResidualBlock::Post(block) => block.forward(h),
+                ResidualBlock::Pre(block) => block.forward_recorded(h, rates, &name),
+                ResidualBlock::Post(block) => block.forward_recorded(h, rates, &name),
             };
         }
         if let Some(func) = &self.head_func {
-            record("head".into(), &h, func);
-            h = func.forward(h);
+            h = func.forward_recorded(h, rates, "head");
         }
         let [b, t, c, hh, ww] = h.dims();
         let v = self.classifier.forward(h.reshape([b, t, c * hh * ww]));
         let out = spike(v, &self.srm);
-        if let Some(rates) = rates {
-            rates.push("output".into(), out.clone().mean().detach());
-        }
+        FiringRates::record(rates, "output", &out);
         out
     }
 }
@@ -236,6 +227,31 @@ mod tests {
                 &device,
             ));
             assert_eq!(out.dims(), [1, 3, 10]);
+        }
+    }
+
+    #[test]
+    fn rates_come_from_every_func_and_do_not_change_the_output() {
+        let device = device();
+        let input = Tensor::<5>::random([2, 10, 2, 8, 8], Distribution::Bernoulli(0.3), &device);
+        for (kind, first) in [(BlockKind::Pre, "block1.1"), (BlockKind::Post, "stem")] {
+            let net = SpikingResNetConfig::new(6, kind)
+                .with_input([8, 8, 2])
+                .with_widths(vec![4])
+                .init(&device);
+            let (out, rates) = net.forward_with_rates(input.clone());
+            let mut want = vec![first];
+            if kind == BlockKind::Post {
+                want.push("block1.1");
+            }
+            want.extend(["block1.2", "block2.1", "block2.2"]);
+            if kind == BlockKind::Pre {
+                want.push("head");
+            }
+            want.push("output");
+            assert_eq!(rates.names(), want, "{kind:?}");
+            assert_eq!(to_f64(out), to_f64(net.forward(input.clone())), "{kind:?}");
+            assert!(rates.to_vec().iter().all(|(_, r)| (0.0..=1.0).contains(r)));
         }
     }
 

@@ -78,6 +78,19 @@ impl Func {
         self.forward_spikes(self.spikes(v))
     }
 
+    /// [`forward`](Self::forward) that also records this layer's firing rate under `name`
+    /// when `rates` is `Some`, from the same spikes (nothing is computed twice).
+    pub fn forward_recorded<const D: usize>(
+        &self,
+        v: Tensor<D>,
+        rates: &mut Option<&mut crate::model::FiringRates>,
+        name: impl Into<String>,
+    ) -> Tensor<D> {
+        let s = self.spikes(v);
+        crate::model::FiringRates::record(rates, name, &s);
+        self.forward_spikes(s)
+    }
+
     /// The spikes of the potential `v` (the first stage of [`forward`](Self::forward)).
     pub fn spikes<const D: usize>(&self, v: Tensor<D>) -> Tensor<D> {
         spike(v, &self.srm)
