@@ -280,7 +280,12 @@ pub fn train(
     Ok(report)
 }
 
-/// Evaluates `model` (without autodiff) on the first `limit` samples of `data` (0: all).
+/// Mixed into the run's seed to draw evaluation subsets independently of training subsets.
+const EVALUATION_SEED: u64 = 0x5EED_0F_E7A1;
+
+/// Evaluates `model` (without autodiff) on `data`: all of it when `limit` is 0 (or larger than
+/// the data), else `limit` samples drawn at random without replacement, fixed by the seed (data
+/// sets are often stored class by class, so a prefix would be biased).
 pub fn evaluate(
     model: &SnnModel,
     data: &dyn SpikeData,
@@ -289,12 +294,13 @@ pub fn evaluate(
 ) -> Result<Evaluation, TrainError> {
     let model = model.valid();
     let device = model.devices().into_iter().next().unwrap_or_default();
-    let n = if limit == 0 {
-        data.len()
+    let indices: Vec<usize> = if limit == 0 || limit >= data.len() {
+        (0..data.len()).collect()
     } else {
-        limit.min(data.len())
+        let mut picked = epoch_subset(data.len(), limit, cfg.seed ^ EVALUATION_SEED, 0);
+        picked.sort_unstable();
+        picked
     };
-    let indices: Vec<usize> = (0..n).collect();
     let mut sums = Sums::default();
     for chunk in indices.chunks(cfg.batch_size) {
         let batch = data.batch(chunk, &device)?;
