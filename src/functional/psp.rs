@@ -19,6 +19,22 @@ use burn::tensor::Tensor;
 /// - `spikes`: `[batch, time, ...]` (any number of neuron dims, including none)
 /// - output: same as `spikes`
 ///
+/// # Example
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use burn_snn::functional::psp;
+///
+/// // One spike at t = 0: the PSP is ε(t), 0 at t = 0 and peaking at 1 when t = τs.
+/// let mut train = [0.0f32; 12];
+/// train[0] = 1.0;
+/// let s = Tensor::<2>::from_floats([train], &Device::default());
+/// let a: Vec<f32> = psp(s, 5.0).into_data().try_into_vec().unwrap();
+/// assert_eq!(a[0], 0.0);
+/// assert!((a[5] - 1.0).abs() < 1e-6);
+/// assert!(a[4] < a[5] && a[6] < a[5]);
+/// ```
+///
 /// # Panics
 ///
 /// If the tensor has no time dim (rank < 2) or an empty one, or if `tau_s` is not finite and
