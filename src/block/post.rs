@@ -64,10 +64,7 @@ impl PostActivationBlock {
             self.func1
                 .forward_recorded(self.conv1.forward(h.clone()), rates, format!("{name}.1"));
         let g = self.conv2.forward(a1);
-        let skip = match &self.shortcut {
-            Some(projection) => projection.forward(h),
-            None => h,
-        };
+        let skip = super::shortcut(self.shortcut.as_ref(), h);
         self.func2
             .forward_recorded(skip + g, rates, format!("{name}.2"))
     }

@@ -128,10 +128,7 @@ impl PreActivationBlock {
             .func2
             .forward_recorded(self.conv1.forward(a1), rates, format!("{name}.2"));
         let g = self.conv2.forward(a2);
-        let skip = match &self.shortcut {
-            Some(projection) => projection.forward(h),
-            None => h,
-        };
+        let skip = super::shortcut(self.shortcut.as_ref(), h);
         skip + g
     }
 }
