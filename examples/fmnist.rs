@@ -19,8 +19,9 @@ use burn_snn::data::{
     DataError, ImageBatcher, ImageDataset, ImageEncoder, ImageItem, SpikeEncoding, Split, Subset,
     fashion_mnist_dir, train_validation_split,
 };
+use burn_snn::model::{PaperDataset, table2_arch};
 use clap::Parser;
-use common::{Common, Defaults};
+use common::{Common, Defaults, Presets, marked};
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
@@ -32,28 +33,44 @@ struct Args {
     encoding: String,
 }
 
-const TABLE2: &str = "34x34x1-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
-
 fn main() {
     let args = Args::parse();
-    let config = args.common.config(
-        Defaults {
-            arch: TABLE2,
+    let table2 = |norm| table2_arch(PaperDataset::FashionMnist, norm).to_string();
+    let config = args.common.config(Presets {
+        paper: Defaults {
+            arch: table2,
             steps: 100,
             batch: 10,
             epochs: 100,
             samples_per_epoch: 6000,
             valid_samples: 0,
+            widths: &[16, 32],
+            models: &["none", "psp-bn", "psp-ln", "bn", "bntt", "tdbn"],
+            rectify: true,
         },
-        Defaults {
-            arch: "34x34x1-n8c3-p2-n16c3-p2-n32c3-10",
+        cpu_small: Defaults {
+            arch: |norm| marked("34x34x1-n8c3-p2-n16c3-p2-n32c3-10", norm),
             steps: 30,
             batch: 10,
             epochs: 8,
             samples_per_epoch: 3000,
             valid_samples: 1000,
+            widths: &[8, 16],
+            models: &["none", "psp-bn", "psp-ln"],
+            rectify: false,
         },
-    );
+        cpu_deep: Defaults {
+            arch: table2,
+            steps: 20,
+            batch: 10,
+            epochs: 3,
+            samples_per_epoch: 1000,
+            valid_samples: 500,
+            widths: &[8, 16],
+            models: &["none", "psp-bn", "psp-ln", "bn", "bntt", "tdbn"],
+            rectify: false,
+        },
+    });
     let encoding = match args.encoding.as_str() {
         "rate" => SpikeEncoding::Rate,
         "latency" => SpikeEncoding::Latency,
@@ -63,12 +80,12 @@ fn main() {
     };
     let dir = fashion_mnist_dir(args.common.data.as_deref()).unwrap_or_else(|e| fail(&e));
     let full = Arc::new(ImageDataset::from_dir(&dir, Split::Train).unwrap_or_else(|e| fail(&e)));
-    let (train_idx, valid_idx) = train_validation_split(full.len(), 6000, config.seed);
+    let (train_idx, valid_idx) = train_validation_split(full.len(), 6000, config.0.seed);
     let encoder = ImageEncoder {
-        steps: config.steps,
+        steps: config.0.steps,
         side: 34,
         encoding,
-        seed: config.seed,
+        seed: config.0.seed,
     };
     let source = |ds: Subset<ImageDataset, ImageItem, DataError>| {
         DatasetSource::new(
@@ -86,7 +103,7 @@ fn main() {
         ImageDataset::from_dir(&dir, Split::Test).unwrap_or_else(|e| fail(&e)),
         ImageBatcher {
             encoder: ImageEncoder {
-                seed: config.seed + 1,
+                seed: config.0.seed + 1,
                 ..encoder.clone()
             },
         },

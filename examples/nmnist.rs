@@ -20,36 +20,68 @@ use burn_snn::data::{
     Binning, DataError, NmnistBatcher, NmnistDataset, NmnistItem, Split, Subset, nmnist_dir,
     train_validation_split,
 };
+use burn_snn::model::{PaperDataset, table2_arch};
 use clap::Parser;
-use common::{Common, Defaults};
+use common::{Common, Defaults, Presets, marked};
 use std::sync::Arc;
 
-const TABLE2: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
+/// The cpu-deep preset's ResNets (Table 3's blocks at depth 32: 15 blocks, widths 8 and 16).
+const DEEP_MODELS: &[&str] = &[
+    "none",
+    "psp-bn",
+    "psp-ln",
+    "bn",
+    "bntt",
+    "tdbn",
+    "resnet32-pre",
+    "resnet32-post",
+];
 
 fn main() {
     let args = Common::parse();
-    let config = args.config(
-        Defaults {
-            arch: TABLE2,
+    let table2 = |norm| table2_arch(PaperDataset::Nmnist, norm).to_string();
+    let config = args.config(Presets {
+        paper: Defaults {
+            arch: table2,
             steps: 300,
             batch: 10,
             epochs: 100,
             samples_per_epoch: 6000,
             valid_samples: 0,
+            widths: &[16, 32],
+            models: DEEP_MODELS,
+            rectify: true,
         },
-        Defaults {
-            arch: "34x34x2-n8c3-p2-n16c3-p2-n32c3-10",
+        cpu_small: Defaults {
+            arch: |norm| marked("34x34x2-n8c3-p2-n16c3-p2-n32c3-10", norm),
             steps: 60,
             batch: 10,
             epochs: 12,
             samples_per_epoch: 0,
             valid_samples: 0,
+            widths: &[8, 16],
+            models: &["none", "psp-bn", "psp-ln"],
+            rectify: false,
         },
-    );
+        // Table 2's 13-layer network verbatim, with 12 ms bins (T = 25 still spans the 300 ms
+        // recording) and 3 epochs of the 900 training files.
+        cpu_deep: Defaults {
+            arch: table2,
+            steps: 25,
+            batch: 10,
+            epochs: 3,
+            samples_per_epoch: 0,
+            valid_samples: 0,
+            widths: &[8, 16],
+            models: DEEP_MODELS,
+            rectify: false,
+        },
+    });
+    let steps = config.0.steps;
     let root = nmnist_dir(args.data.as_deref()).unwrap_or_else(|e| fail(&e));
     let binning = Binning {
-        steps: config.steps,
-        dt_us: (300_000 / config.steps) as u32,
+        steps,
+        dt_us: (300_000 / steps) as u32,
     };
     let open = |split| NmnistDataset::from_dir(&root, split).unwrap_or_else(|e| fail(&e));
     let source = |ds: Subset<NmnistDataset, NmnistItem, DataError>| {
@@ -57,7 +89,7 @@ fn main() {
     };
     // N-MNIST has no validation split: hold out 10% of the training files (seeded).
     let full = Arc::new(open(Split::Train));
-    let (train_idx, valid_idx) = train_validation_split(full.len(), full.len() / 10, config.seed);
+    let (train_idx, valid_idx) = train_validation_split(full.len(), full.len() / 10, config.0.seed);
     let train = source(Subset::new(full.clone(), train_idx));
     let valid = source(Subset::new(full, valid_idx));
     let test = DatasetSource::new(

@@ -29,8 +29,8 @@ fn main() {
         .with_lr(1e-2)
         .with_srm(SrmConfig::new().with_tau_s(4.0).with_tau_r(4.0))
         .with_loss(LossKind::SpikeCount {
-            true_count: 12.0,
-            false_count: 2.0,
+            true_rate: 0.3, // 12 spikes over the 40 steps
+            false_rate: 0.05,
         })
         .with_seed(7);
     let dir = std::env::temp_dir().join("burn-snn-quickstart");

@@ -12,8 +12,9 @@ out="$(mktemp -d)"
 echo "== build"
 cargo build --release --features wgpu --benches --tests >/dev/null
 
-echo "== parity tests on the GPU"
+echo "== parity tests on the GPU (incl. 17.1 M columns, past a 1-D launch grid) and launch limits"
 cargo test --release --features wgpu --test wgpu_parity 2>&1 | tee "$out/parity.txt" | grep -E "^test |test result"
+cargo test --release --features wgpu --lib kernels::cube 2>&1 | grep -E "test result"
 
 echo "== temporal ops on the GPU ([10, 300, 32, 34, 34])"
 BURN_SNN_BENCH_DEVICE=wgpu cargo bench --features wgpu --bench temporal_ops 2>&1 | tee "$out/ops.txt" | grep -E "─|item/s"

@@ -1,5 +1,8 @@
-//! The real data sets in `$BURN_SNN_DATA` (`fashion-mnist/`, `nmnist-small/`); each test says
-//! it was skipped when the variable is unset.
+//! The real data sets in `$BURN_SNN_DATA` (`fashion-mnist/`, `nmnist-small/`).
+//!
+//! The tests are `#[ignore]`d so that a plain `cargo test` reports them as ignored rather than
+//! passing without data; run them with
+//! `BURN_SNN_DATA=DIR cargo test --test real_data -- --include-ignored` (`.ci/run` does).
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
@@ -9,21 +12,22 @@ use burn_snn::data::{
 };
 use std::path::PathBuf;
 
-fn data_dir(name: &str) -> Option<PathBuf> {
-    match std::env::var_os("BURN_SNN_DATA") {
-        Some(dir) => Some(PathBuf::from(dir).join(name)),
-        None => {
-            eprintln!("SKIPPED: BURN_SNN_DATA is not set (point it at the folder holding {name}/)");
-            None
-        }
-    }
+/// `$BURN_SNN_DATA/name`; a run that includes these tests without the data fails, naming what
+/// is missing.
+fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::var_os("BURN_SNN_DATA")
+        .map(|dir| PathBuf::from(dir).join(name))
+        .unwrap_or_else(|| {
+            panic!("BURN_SNN_DATA is not set: point it at the folder holding {name}/")
+        });
+    assert!(dir.is_dir(), "{} is not a directory", dir.display());
+    dir
 }
 
 #[test]
+#[ignore = "needs BURN_SNN_DATA"]
 fn every_nmnist_file_parses_with_about_4100_events() {
-    let Some(root) = data_dir("nmnist-small") else {
-        return;
-    };
+    let root = data_dir("nmnist-small");
     for (split, count) in [(Split::Train, 1000), (Split::Test, 100)] {
         let ds = NmnistDataset::from_dir(&root, split).expect("official layout");
         assert_eq!(ds.len(), count);
@@ -46,10 +50,9 @@ fn every_nmnist_file_parses_with_about_4100_events() {
 }
 
 #[test]
+#[ignore = "needs BURN_SNN_DATA"]
 fn nmnist_batches_have_the_paper_shape() {
-    let Some(root) = data_dir("nmnist-small") else {
-        return;
-    };
+    let root = data_dir("nmnist-small");
     let ds = NmnistDataset::from_dir(&root, Split::Test).unwrap();
     let items: Vec<_> = (0..4).map(|i| ds.get(i).unwrap()).collect();
     let events: usize = items.iter().map(|i| i.events.len()).sum();
@@ -69,10 +72,9 @@ fn nmnist_batches_have_the_paper_shape() {
 }
 
 #[test]
+#[ignore = "needs BURN_SNN_DATA"]
 fn fashion_mnist_counts_and_pixel_mean() {
-    let Some(dir) = data_dir("fashion-mnist") else {
-        return;
-    };
+    let dir = data_dir("fashion-mnist");
     for (split, per_class) in [(Split::Train, 6000), (Split::Test, 1000)] {
         let ds = ImageDataset::from_dir(&dir, split).expect("IDX files");
         assert_eq!(ds.image_size(), [28, 28]);

@@ -12,9 +12,16 @@ fn config(epochs: usize) -> ExperimentConfig {
         .with_epochs(epochs)
         .with_samples_per_epoch(48)
         .with_loss(LossKind::SpikeCount {
-            true_count: 12.0,
-            false_count: 2.0,
+            true_rate: 0.3, // 12 spikes over the 40 steps
+            false_rate: 0.05,
         })
+}
+
+/// The backend's random generator is global: the tests of this file run one at a time so that
+/// the seeded initializations do not interleave their draws.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn device() -> Device {
@@ -26,6 +33,7 @@ fn device() -> Device {
 
 #[test]
 fn resumed_run_matches_an_uninterrupted_one() {
+    let _serial = serial();
     let (train_data, valid) = (SaccadeShapes::new(96, 1), SaccadeShapes::new(32, 2));
     let root = std::env::temp_dir().join(format!("burn-snn-resume-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -70,4 +78,63 @@ fn resumed_run_matches_an_uninterrupted_one() {
         "epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds,train_rate_layer1"
     ));
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Training batches are asked for with their epoch (so rate coding can draw fresh trains per
+/// epoch); evaluation asks for the plain, deterministic batches.
+#[test]
+fn training_batches_are_drawn_per_epoch_and_evaluation_ones_plainly() {
+    let _serial = serial();
+    use burn_snn::data::{DataError, SpikeBatch, SpikeData};
+    use std::sync::Mutex;
+
+    struct Recording {
+        inner: SaccadeShapes,
+        train_epochs: Mutex<Vec<usize>>,
+        plain: Mutex<usize>,
+    }
+    impl SpikeData for Recording {
+        fn len(&self) -> usize {
+            self.inner.len()
+        }
+        fn batch(&self, indices: &[usize], device: &Device) -> Result<SpikeBatch, DataError> {
+            *self.plain.lock().unwrap() += 1;
+            self.inner.batch(indices, device)
+        }
+        fn train_batch(
+            &self,
+            indices: &[usize],
+            epoch: usize,
+            device: &Device,
+        ) -> Result<SpikeBatch, DataError> {
+            self.train_epochs.lock().unwrap().push(epoch);
+            self.inner.batch(indices, device)
+        }
+        fn input_shape(&self) -> [usize; 3] {
+            self.inner.input_shape()
+        }
+        fn classes(&self) -> usize {
+            self.inner.classes()
+        }
+    }
+    let data = Recording {
+        inner: SaccadeShapes::new(48, 1),
+        train_epochs: Mutex::new(Vec::new()),
+        plain: Mutex::new(0),
+    };
+    let dir = std::env::temp_dir().join(format!("burn-snn-epochs-{}", std::process::id()));
+    let opts = RunOptions {
+        dir: dir.clone(),
+        resume: false,
+        progress_every: 0,
+    };
+    train(&config(2), &data, &data, None, &device(), &opts).expect("training");
+    // 48 samples per epoch in batches of 8: 6 training batches per epoch.
+    assert_eq!(
+        *data.train_epochs.lock().unwrap(),
+        [vec![0; 6], vec![1; 6]].concat()
+    );
+    // Validation after each epoch: 6 plain batches each.
+    assert_eq!(*data.plain.lock().unwrap(), 12);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

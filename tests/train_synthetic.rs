@@ -61,7 +61,12 @@ fn train(spec: &str, norm: Normalization, steps: usize) -> (f64, f64) {
         correct(spike_counts(model.forward(input)), labels) as f64 / 400.0
     };
     let before = evaluate(&model, &mut rng);
-    let mut optim = AdaBeliefConfig::new().with_weight_decay(1e-4).init();
+    // Without rectification: its RAdam warm-up (the reference default) keeps the effective
+    // step under 37% of lr for these 300 steps, and the deep net would still be silent.
+    let mut optim = AdaBeliefConfig::new()
+        .with_weight_decay(1e-4)
+        .with_rectify(false)
+        .init();
     let loss_fn = SpikeCountLossConfig::new(8.0, 1.0);
     for _ in 0..steps {
         let (input, labels) = batch(&mut rng, 8, &device);
@@ -87,10 +92,11 @@ fn small_psp_ln_network_learns_a_spike_task() {
     assert!(accuracy > 0.9, "accuracy {accuracy}");
 }
 
-/// A deep plain network (12 synapse layers) with and without PSP-LN. Only PSP-LN's result is
-/// asserted; both are printed (`cargo test --test train_synthetic -- --nocapture`).
+/// The paper's claim on a deep plain network (12 synapse layers), seeded: with PSP-LN it
+/// learns the task, without normalization it does not (`cargo test --test train_synthetic --
+/// --nocapture` prints both).
 #[test]
-fn deep_plain_network_with_and_without_psp_ln() {
+fn deep_plain_network_learns_with_psp_ln_and_not_without() {
     let psp = format!("{SIDE}x{SIDE}x1-n8c3-{{n8c3}}*10-n{CLASSES}");
     let plain = psp.replace('n', "");
     let (_, with_norm) = train(&psp, Normalization::PspLayer, 300);
@@ -99,4 +105,8 @@ fn deep_plain_network_with_and_without_psp_ln() {
         "12-layer plain net after 300 steps: PSP-LN {with_norm:.3}, no normalization {without:.3}"
     );
     assert!(with_norm > 0.9, "PSP-LN accuracy {with_norm}");
+    assert!(
+        with_norm - without >= 0.3,
+        "PSP-LN {with_norm} does not clearly beat no normalization {without}"
+    );
 }

@@ -38,8 +38,16 @@ fn rel_err(a: &[f32], b: &[f32]) -> f32 {
 /// Shapes with column counts below, at and above multiples of the 256-thread work group.
 const SHAPES: [[usize; 3]; 4] = [[1, 7, 1], [3, 50, 255], [2, 33, 257], [5, 20, 1000]];
 
+/// The CPU backend's random generator is global: draws that must be reproducible (seeded)
+/// hold this lock so that the other tests' draws do not interleave with them.
+fn cpu_draws<T>(draw: impl FnOnce() -> T) -> T {
+    static DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
+    draw()
+}
+
 fn same_on_both<const D: usize>(shape: [usize; D], dist: Distribution) -> (Tensor<D>, Tensor<D>) {
-    let x = Tensor::<D>::random(shape, dist, &cpu());
+    let x = cpu_draws(|| Tensor::<D>::random(shape, dist, &cpu()));
     let data = x.to_data();
     (x, Tensor::from_data(data, &gpu()))
 }
@@ -95,14 +103,70 @@ fn spikes_surrogate_and_gradient_match_the_cpu() {
     }
 }
 
+/// More columns (batch × neurons) than a one-dimensional grid of 256-thread groups reaches
+/// (65,535 × 256 = 16,776,960): every kernel (PSP forward and adjoint, spikes with and without
+/// surrogate, and the spike gradient) against the CPU on 17.1 M columns, T = 2.
+#[test]
+fn layers_past_the_one_dimensional_grid_limit_match_the_cpu() {
+    let shape = [3, 2, 5_700_000];
+    assert!(shape[0] * shape[2] > 65_535 * 256);
+    let cfg = SrmConfig::new().with_tau_s(1.0).with_tau_r(1.0);
+    // PSP forward; with τs = 1 the second step is e^0·x[0] = x[0], so it is never zero where
+    // x[0] fired: a column the grid misses shows up.
+    let (x_cpu, x_gpu) = same_on_both(shape, Distribution::Bernoulli(0.5));
+    let fwd_gpu = values(psp(x_gpu.clone(), 1.0));
+    let fwd_cpu = values(psp(x_cpu.clone(), 1.0));
+    assert!(fwd_cpu.iter().filter(|&&v| v != 0.0).count() > shape.iter().product::<usize>() / 8);
+    let err = rel_err(&fwd_gpu, &fwd_cpu);
+    assert!(err <= 1e-6, "psp forward {err}");
+    // The adjoint, as the gradient of Σ psp(x)·w.
+    let (w_cpu, w_gpu) = same_on_both(shape, Distribution::Normal(0.0, 1.0));
+    let adjoint = |x: Tensor<3>, w: Tensor<3>, device: &Device| {
+        let x = Tensor::<3>::from_data(x.to_data(), &device.clone().autodiff()).require_grad();
+        let w = Tensor::<3>::from_data(w.to_data(), &device.clone().autodiff());
+        let g = (psp(x.clone(), 1.0) * w).sum().backward();
+        values(x.grad(&g).expect("gradient"))
+    };
+    let err = rel_err(
+        &adjoint(x_gpu, w_gpu.clone(), &gpu()),
+        &adjoint(x_cpu, w_cpu.clone(), &cpu()),
+    );
+    assert!(err <= 1e-6, "psp adjoint {err}");
+    // Spikes (both kernel variants), surrogate, and the gradient through the surrogate.
+    let (v_cpu, v_gpu) = same_on_both(shape, Distribution::Normal(cfg.theta, 6.0));
+    let s_cpu = values(spike(v_cpu.clone(), &cfg));
+    assert_eq!(values(spike(v_gpu.clone(), &cfg)), s_cpu, "spikes");
+    let (s_gpu, rho_gpu) = spike_with_surrogate(v_gpu.clone(), &cfg);
+    let (_, rho_cpu) = spike_with_surrogate(v_cpu.clone(), &cfg);
+    assert_eq!(values(s_gpu), s_cpu, "spikes of the surrogate kernel");
+    let err = rel_err(&values(rho_gpu), &values(rho_cpu));
+    assert!(err <= 1e-6, "surrogate {err}");
+    let grad = |v: Tensor<3>, w: Tensor<3>, device: &Device| {
+        let v = Tensor::<3>::from_data(v.to_data(), &device.clone().autodiff()).require_grad();
+        let w = Tensor::<3>::from_data(w.to_data(), &device.clone().autodiff());
+        let g = (spike(v.clone(), &cfg) * w).sum().backward();
+        values(v.grad(&g).expect("gradient"))
+    };
+    let err = rel_err(&grad(v_gpu, w_gpu, &gpu()), &grad(v_cpu, w_cpu, &cpu()));
+    assert!(err <= 1e-6, "spike gradient {err}");
+}
+
+/// A whole network, forward and backward. A spike can flip where a membrane potential lies
+/// within float rounding of θ, which would change every gradient after it; the network and the
+/// input are seeded, and on them every output spike agrees, so the gradients are always
+/// compared (if a platform's rounding ever flips one, the test says so rather than skipping).
 #[test]
 fn a_whole_network_gives_the_same_outputs_and_gradients() {
     let spec = "10x10x2-n8c3-p2-n16c3-n5";
-    let net_cpu = SpikingNetworkConfig::new(spec.into())
-        .with_norm(Normalization::PspLayer)
-        .init(&cpu().autodiff());
+    let (net_cpu, x_cpu) = cpu_draws(|| {
+        cpu().seed(11);
+        let net = SpikingNetworkConfig::new(spec.into())
+            .with_norm(Normalization::PspLayer)
+            .init(&cpu().autodiff());
+        let x = Tensor::<5>::random([4, 30, 2, 10, 10], Distribution::Bernoulli(0.2), &cpu());
+        (net, x)
+    });
     let net_gpu = net_cpu.clone().fork(&gpu().autodiff());
-    let (x_cpu, _) = same_on_both([4, 30, 2, 10, 10], Distribution::Bernoulli(0.2));
     let labels: Vec<i64> = vec![0, 1, 2, 3];
     let run = |net: &burn_snn::SpikingNetwork, device: &Device| {
         let x = Tensor::<5>::from_data(x_cpu.to_data(), device);
@@ -118,16 +182,21 @@ fn a_whole_network_gives_the_same_outputs_and_gradients() {
     };
     let (out_gpu, grad_gpu) = run(&net_gpu, &gpu().autodiff());
     let (out_cpu, grad_cpu) = run(&net_cpu, &cpu().autodiff());
-    let mismatches = out_gpu.iter().zip(&out_cpu).filter(|(a, b)| a != b).count();
+    let fired = out_cpu.iter().filter(|&&s| s == 1.0).count();
     assert!(
-        mismatches * 1000 <= out_cpu.len(),
-        "{mismatches} of {} output spikes differ",
+        fired > 0,
+        "the output is silent: the comparison would be vacuous"
+    );
+    let mismatches = out_gpu.iter().zip(&out_cpu).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        mismatches,
+        0,
+        "{mismatches} of {} output spikes differ (a threshold tie?)",
         out_cpu.len()
     );
-    if mismatches == 0 {
-        let err = rel_err(&grad_gpu, &grad_cpu);
-        assert!(err <= 1e-4, "first-layer gradient {err}");
-    }
+    let err = rel_err(&grad_gpu, &grad_cpu);
+    assert!(err <= 1e-4, "first-layer gradient {err}");
+    assert!(grad_cpu.iter().any(|&g| g != 0.0), "zero gradient");
 }
 
 #[test]
@@ -135,7 +204,8 @@ fn a_network_trains_on_wgpu() {
     let device = gpu().autodiff();
     device.seed(7);
     let mut net = SpikingNetworkConfig::new("6x6x1-n4c3-n2".into()).init(&device);
-    let mut optim = AdaBeliefConfig::new().init();
+    // Unrectified: 60 steps lie inside the rectification's warm-up.
+    let mut optim = AdaBeliefConfig::new().with_rectify(false).init();
     // Class 0: left half fires; class 1: right half.
     let make = |n: usize| {
         let mut spikes = vec![0.0f32; n * 20 * 36];

@@ -2,9 +2,8 @@
 
 use burn::tensor::Device;
 use burn_snn::data::SpikeData;
-use burn_snn::train::{
-    ExperimentConfig, LossKind, OptimizerKind, RunOptions, RunReport, TrainError, train,
-};
+use burn_snn::model::NetworkSpec;
+use burn_snn::train::{ExperimentConfig, OptimizerKind, RunOptions, RunReport, TrainError, train};
 use burn_snn::{Normalization, SrmConfig};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -15,6 +14,8 @@ pub enum Preset {
     Paper,
     /// A reduced setting that shows learning within minutes on 2 CPU cores.
     CpuSmall,
+    /// The paper's deep networks at a size 2 CPU cores train in minutes (see README).
+    CpuDeep,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -31,6 +32,9 @@ pub enum SweepArg {
     TauS,
     /// PSP-normalization λ (Fig. 9).
     Lambda,
+    /// The model: a normalization (with the preset's network for it) or an architecture
+    /// (e.g. resnet32-pre, with --norm); Tables 2 and 3 side by side.
+    Model,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -78,6 +82,10 @@ pub struct Common {
     /// Weight decay.
     #[arg(long)]
     pub weight_decay: Option<f64>,
+    /// AdaBelief's rectification (adabelief-pytorch's default: true). Default: the preset's
+    /// (paper: true; the CPU presets, whose few hundred steps lie inside its warm-up: false).
+    #[arg(long)]
+    pub rectify: Option<bool>,
     /// PSP time constant τs.
     #[arg(long)]
     pub tau_s: Option<f64>,
@@ -102,9 +110,10 @@ pub struct Common {
     /// Train once per value of this parameter (into <run-dir>/<param>-<value>) and write sweep.csv and sweep.svg.
     #[arg(long, value_enum)]
     pub sweep: Option<SweepArg>,
-    /// Values for --sweep, comma-separated (default: 1,5,10 for tau-s; 0.01,0.1,1 for lambda).
+    /// Values for --sweep, comma-separated (default: 1,5,10 for tau-s; 0.01,0.1,1 for lambda;
+    /// the preset's models for model). With --resume, finished runs are not trained again.
     #[arg(long, value_delimiter = ',')]
-    pub sweep_values: Vec<f64>,
+    pub sweep_values: Vec<String>,
     /// Print progress every this many batches.
     #[arg(long, default_value_t = 10)]
     pub progress_every: usize,
@@ -112,28 +121,59 @@ pub struct Common {
 
 /// Preset values of one data set.
 pub struct Defaults {
-    pub arch: &'static str,
+    /// The network for a normalization (its markers follow the normalization).
+    pub arch: fn(Normalization) -> String,
     pub steps: usize,
     pub batch: usize,
     pub epochs: usize,
     pub samples_per_epoch: usize,
     pub valid_samples: usize,
+    /// Stage widths of a ResNet.
+    pub widths: &'static [usize],
+    /// What `--sweep model` compares by default.
+    pub models: &'static [&'static str],
+    /// AdaBelief's rectification: the reference's default (true) for the paper preset. Its
+    /// RAdam warm-up scales the adaptive step down (to 3% of the unrectified step at step 6,
+    /// 37% at step 300, 92% at step 3,000), so runs of a few hundred steps turn it off.
+    pub rectify: bool,
+}
+
+/// The presets of one data set.
+pub struct Presets {
+    pub paper: Defaults,
+    pub cpu_small: Defaults,
+    pub cpu_deep: Defaults,
+}
+
+/// `spec` with its normalization markers set for `norm` (a preset's architecture written once
+/// for every normalization).
+pub fn marked(spec: &str, norm: Normalization) -> String {
+    NetworkSpec::parse(spec)
+        .expect("a preset's architecture parses")
+        .with_norm_markers(norm)
+        .to_string()
 }
 
 impl Common {
+    fn defaults(&self, presets: Presets) -> Defaults {
+        match self.preset {
+            Preset::Paper => presets.paper,
+            Preset::CpuSmall => presets.cpu_small,
+            Preset::CpuDeep => presets.cpu_deep,
+        }
+    }
+
     /// The experiment: the preset, then every option given.
-    pub fn config(&self, paper: Defaults, small: Defaults) -> ExperimentConfig {
-        let d = match self.preset {
-            Preset::Paper => paper,
-            Preset::CpuSmall => small,
-        };
+    pub fn config(&self, presets: Presets) -> (ExperimentConfig, Defaults) {
+        let d = self.defaults(presets);
         let steps = self.steps.unwrap_or(d.steps);
+        let norm = self.norm.unwrap_or(Normalization::PspLayer);
         let mut srm = SrmConfig::new();
         if let Some(tau_s) = self.tau_s {
             srm = srm.with_tau_s(tau_s);
         }
-        ExperimentConfig::new(self.arch.clone().unwrap_or(d.arch.to_string()))
-            .with_norm(self.norm.unwrap_or(Normalization::PspLayer))
+        let config = ExperimentConfig::new(self.arch.clone().unwrap_or((d.arch)(norm)))
+            .with_norm(norm)
             .with_steps(steps)
             .with_batch_size(self.batch.unwrap_or(d.batch))
             .with_epochs(self.epochs.unwrap_or(d.epochs))
@@ -145,19 +185,16 @@ impl Common {
             })
             .with_lr(self.lr.unwrap_or(1e-2))
             .with_weight_decay(self.weight_decay.unwrap_or(1e-4))
+            .with_rectify(self.rectify.unwrap_or(d.rectify))
             .with_srm(srm)
             .with_lambda(self.lambda.unwrap_or(0.1))
-            // Target counts scale with the window: 20% and 3% of the steps.
-            .with_loss(LossKind::SpikeCount {
-                true_count: steps as f64 * 0.2,
-                false_count: steps as f64 * 0.03,
-            })
             .with_seed(self.seed.unwrap_or(2022))
             .with_resnet_widths(if self.widths.is_empty() {
-                vec![16, 32]
+                d.widths.to_vec()
             } else {
                 self.widths.clone()
-            })
+            });
+        (config, d)
     }
 
     pub fn device(&self) -> Device {
@@ -187,7 +224,7 @@ impl Common {
     pub fn run(
         &self,
         name: &str,
-        config: ExperimentConfig,
+        (config, defaults): (ExperimentConfig, Defaults),
         train_data: &dyn SpikeData,
         valid: &dyn SpikeData,
         test: &dyn SpikeData,
@@ -202,32 +239,46 @@ impl Common {
             print_result(&config, &report);
             return Ok(());
         };
-        let (param, values) = match sweep {
-            SweepArg::TauS => (
-                "tau_s",
-                if self.sweep_values.is_empty() {
-                    vec![1.0, 5.0, 10.0]
-                } else {
-                    self.sweep_values.clone()
-                },
-            ),
-            SweepArg::Lambda => (
-                "lambda",
-                if self.sweep_values.is_empty() {
-                    vec![0.01, 0.1, 1.0]
-                } else {
-                    self.sweep_values.clone()
-                },
-            ),
+        let values: Vec<String> = if self.sweep_values.is_empty() {
+            match sweep {
+                SweepArg::TauS => ["1", "5", "10"].map(String::from).to_vec(),
+                SweepArg::Lambda => ["0.01", "0.1", "1"].map(String::from).to_vec(),
+                SweepArg::Model => defaults.models.iter().map(|m| m.to_string()).collect(),
+            }
+        } else {
+            self.sweep_values.clone()
         };
-        let mut csv = format!("{param},best_valid_accuracy,test_accuracy\n");
-        let mut points = Vec::new();
+        let param = match sweep {
+            SweepArg::TauS => "tau_s",
+            SweepArg::Lambda => "lambda",
+            SweepArg::Model => "model",
+        };
+        let mut csv =
+            format!("{param},arch,norm,best_valid_accuracy,best_epoch,test_accuracy,seconds\n");
+        let (mut points, mut curves) = (Vec::new(), Vec::new());
         for value in values {
+            let number = || {
+                value.parse::<f64>().unwrap_or_else(|_| {
+                    eprintln!("error: --sweep {param} takes numbers, got {value:?}");
+                    std::process::exit(2)
+                })
+            };
             let cfg = match sweep {
                 SweepArg::TauS => config
                     .clone()
-                    .with_srm(config.srm.clone().with_tau_s(value)),
-                SweepArg::Lambda => config.clone().with_lambda(value),
+                    .with_srm(config.srm.clone().with_tau_s(number())),
+                SweepArg::Lambda => config.clone().with_lambda(number()),
+                SweepArg::Model => {
+                    let mut cfg = config.clone();
+                    match value.parse::<Normalization>() {
+                        Ok(norm) => {
+                            cfg.norm = norm;
+                            cfg.arch = (defaults.arch)(norm);
+                        }
+                        Err(_) => cfg.arch = value.clone(),
+                    }
+                    cfg
+                }
             };
             let report = self.train_one(
                 &cfg,
@@ -239,24 +290,44 @@ impl Common {
             )?;
             print_result(&cfg, &report);
             let test_acc = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
+            let seconds: f64 = report.state.history.iter().map(|r| r.seconds).sum();
             csv.push_str(&format!(
-                "{value},{:.4},{test_acc:.4}\n",
-                report.state.best_valid_accuracy
+                "{value},{},{},{:.4},{},{test_acc:.4},{seconds:.0}\n",
+                cfg.arch, cfg.norm, report.state.best_valid_accuracy, report.state.best_epoch
             ));
-            points.push((value, test_acc));
+            points.push((value.parse::<f64>().unwrap_or(f64::NAN), test_acc));
+            curves.push(burn_snn::train::Series {
+                name: value.clone(),
+                points: report
+                    .state
+                    .history
+                    .iter()
+                    .map(|r| (r.epoch as f64, r.valid.accuracy))
+                    .collect(),
+            });
         }
         std::fs::create_dir_all(&base).ok();
         std::fs::write(base.join("sweep.csv"), csv).ok();
-        let svg = burn_snn::train::line_chart(
-            &format!("Test accuracy vs {param}"),
-            param,
-            "test accuracy",
-            &[burn_snn::train::Series {
-                name: config.norm.to_string(),
-                points,
-            }],
-            None,
-        );
+        let svg = match sweep {
+            // A categorical sweep: validation accuracy per epoch, one curve per model.
+            SweepArg::Model => burn_snn::train::line_chart(
+                "Validation accuracy per epoch",
+                "epoch",
+                "validation accuracy",
+                &curves,
+                None,
+            ),
+            _ => burn_snn::train::line_chart(
+                &format!("Test accuracy vs {param}"),
+                param,
+                "test accuracy",
+                &[burn_snn::train::Series {
+                    name: config.norm.to_string(),
+                    points,
+                }],
+                None,
+            ),
+        };
         std::fs::write(base.join("sweep.svg"), svg).ok();
         println!("sweep written to {}", base.join("sweep.csv").display());
         Ok(())

@@ -1,6 +1,6 @@
 //! Batching samples into `[batch, time, channels, height, width]` spike tensors.
 
-use super::{Binning, ImageEncoder, ImageItem, NMNIST_SIDE, NmnistItem};
+use super::{Binning, EpochBatcher, ImageEncoder, ImageItem, NMNIST_SIDE, NmnistItem};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rayon::prelude::*;
@@ -57,6 +57,13 @@ impl Batcher<NmnistItem, SpikeBatch> for NmnistBatcher {
     }
 }
 
+/// Binning is deterministic: every epoch sees the same spikes.
+impl EpochBatcher<NmnistItem> for NmnistBatcher {
+    fn for_epoch(&self, _epoch: usize) -> Self {
+        self.clone()
+    }
+}
+
 /// Encodes images into `[batch, steps, 1, side, side]` (see [`ImageEncoder`]).
 #[derive(Clone, Debug, Default)]
 pub struct ImageBatcher {
@@ -75,5 +82,14 @@ impl Batcher<ImageItem, SpikeBatch> for ImageBatcher {
             |item, out| e.encode_into(&item.pixels, [item.rows, item.cols], item.index, out),
             device,
         )
+    }
+}
+
+/// Rate coding draws fresh spike trains each epoch ([`ImageEncoder::for_epoch`]).
+impl EpochBatcher<ImageItem> for ImageBatcher {
+    fn for_epoch(&self, epoch: usize) -> Self {
+        Self {
+            encoder: self.encoder.for_epoch(epoch),
+        }
     }
 }

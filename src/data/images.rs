@@ -42,8 +42,8 @@ impl ImageDataset {
     /// `train-labels-idx1-ubyte[.gz]`, `t10k-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`
     /// (Fashion-MNIST or MNIST; `.gz` or raw).
     ///
-    /// Checks that images are `[n, rows, cols]`, labels `[n]` with the same `n`, and every label
-    /// is below 10.
+    /// Checks that images are `[n, rows, cols]` with non-zero rows and columns, labels `[n]`
+    /// with the same `n`, and every label is below 10.
     pub fn from_dir(dir: impl AsRef<Path>, split: Split) -> Result<Self, DataError> {
         let dir = dir.as_ref();
         let (images, labels) = match split {
@@ -76,6 +76,15 @@ impl ImageDataset {
                 format!("expected 3 dims [count, rows, cols], got {:?}", images.dims),
             );
         };
+        if rows == 0 || cols == 0 {
+            return bad(
+                &image_path,
+                format!(
+                    "images of {rows}x{cols} pixels (dims {:?}): expected non-zero rows and columns",
+                    images.dims
+                ),
+            );
+        }
         if labels.dims != [n] {
             return bad(
                 &label_path,
@@ -135,5 +144,41 @@ impl Dataset<ImageItem, DataError> for ImageDataset {
 
     fn len(&self) -> usize {
         self.labels.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(dims: &[u32]) -> Vec<u8> {
+        let mut bytes = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            bytes.extend(d.to_be_bytes());
+        }
+        bytes.resize(bytes.len() + dims.iter().product::<u32>() as usize, 0);
+        bytes
+    }
+
+    /// Images without pixels are refused when the data set is opened, naming the file (they
+    /// used to panic later, when a batch was resized).
+    #[test]
+    fn images_with_a_zero_dimension_are_refused_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("burn-snn-idx-zero-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (dims, ok) in [([3, 0, 28], false), ([3, 28, 0], false), ([3, 2, 2], true)] {
+            std::fs::write(dir.join(IDX_FILES[2]), idx(&dims)).unwrap();
+            std::fs::write(dir.join(IDX_FILES[3]), idx(&[3])).unwrap();
+            match ImageDataset::from_dir(&dir, Split::Test) {
+                Ok(ds) => assert!(ok, "{dims:?} accepted ({} images)", ds.len()),
+                Err(e) => {
+                    assert!(!ok, "{dims:?}: {e}");
+                    let text = e.to_string();
+                    assert!(text.contains(IDX_FILES[2]), "{text}");
+                    assert!(text.contains("non-zero rows and columns"), "{text}");
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

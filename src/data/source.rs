@@ -14,14 +14,35 @@ pub trait SpikeData: Send + Sync {
         self.len() == 0
     }
 
-    /// The samples at `indices` as one batch on `device`.
+    /// The samples at `indices` as one batch on `device`, as evaluation sees them (any random
+    /// encoding drawn with the base seed, the same every time).
     fn batch(&self, indices: &[usize], device: &Device) -> Result<SpikeBatch, DataError>;
+
+    /// The samples at `indices` as training epoch `epoch` (0-based) sees them: a random
+    /// encoding (rate coding) draws fresh spike trains each epoch, fixed by the seed and the
+    /// epoch so that runs stay reproducible. Default: [`batch`](SpikeData::batch).
+    fn train_batch(
+        &self,
+        indices: &[usize],
+        epoch: usize,
+        device: &Device,
+    ) -> Result<SpikeBatch, DataError> {
+        let _ = epoch;
+        self.batch(indices, device)
+    }
 
     /// Input `[height, width, channels]` of every sample.
     fn input_shape(&self) -> [usize; 3];
 
     /// Number of classes.
     fn classes(&self) -> usize;
+}
+
+/// A batcher whose random draws can be renewed for each training epoch.
+pub trait EpochBatcher<I>: Batcher<I, SpikeBatch> + Sized {
+    /// The batcher for training epoch `epoch` (0-based). A deterministic batcher returns a
+    /// copy of itself.
+    fn for_epoch(&self, epoch: usize) -> Self;
 }
 
 /// A Burn [`Dataset`] and a [`Batcher`] as [`SpikeData`].
@@ -35,6 +56,12 @@ pub struct DatasetSource<D, B, I> {
     /// Classes.
     pub classes: usize,
     _item: PhantomData<fn() -> I>,
+}
+
+impl<D: Dataset<I, DataError>, B, I> DatasetSource<D, B, I> {
+    fn items(&self, indices: &[usize]) -> Result<Vec<I>, DataError> {
+        indices.iter().map(|&i| self.dataset.get(i)).collect()
+    }
 }
 
 impl<D, B, I> DatasetSource<D, B, I> {
@@ -53,7 +80,7 @@ impl<D, B, I> DatasetSource<D, B, I> {
 impl<D, B, I> SpikeData for DatasetSource<D, B, I>
 where
     D: Dataset<I, DataError>,
-    B: Batcher<I, SpikeBatch>,
+    B: EpochBatcher<I>,
     I: Send,
 {
     fn len(&self) -> usize {
@@ -61,11 +88,17 @@ where
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> Result<SpikeBatch, DataError> {
-        let items = indices
-            .iter()
-            .map(|&i| self.dataset.get(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(self.batcher.batch(items, device))
+        Ok(self.batcher.batch(self.items(indices)?, device))
+    }
+
+    fn train_batch(
+        &self,
+        indices: &[usize],
+        epoch: usize,
+        device: &Device,
+    ) -> Result<SpikeBatch, DataError> {
+        let items = self.items(indices)?;
+        Ok(self.batcher.for_epoch(epoch).batch(items, device))
     }
 
     fn input_shape(&self) -> [usize; 3] {

@@ -57,4 +57,17 @@ mod tests {
         let labels = Tensor::<1, Int>::from_ints([0, 0], &device);
         assert_eq!(correct(counts, labels), 1);
     }
+
+    /// Ties go to the lowest index, a silent output (all counts 0) included.
+    #[test]
+    fn ties_predict_the_lowest_index() {
+        let device = device();
+        let counts = tensor_f32(&[0., 0., 0., 2., 5., 5., 3., 1., 3.], [3, 3], &device);
+        let predicted: Vec<i64> = predict(counts)
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec()
+            .unwrap();
+        assert_eq!(predicted, vec![0, 1, 0]);
+    }
 }

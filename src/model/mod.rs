@@ -4,6 +4,7 @@
 mod decode;
 mod loss;
 mod network;
+mod paper;
 mod rates;
 mod resnet;
 mod spec;
@@ -11,6 +12,7 @@ mod spec;
 pub use decode::*;
 pub use loss::*;
 pub use network::*;
+pub use paper::*;
 pub use rates::*;
 pub use resnet::*;
 pub use spec::*;

@@ -319,6 +319,7 @@ impl SpikingNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{PaperDataset, table2_arch};
     use crate::test_util::*;
     use burn::tensor::Distribution;
 
@@ -354,29 +355,17 @@ mod tests {
         }
     }
 
-    /// Table 2's twelve networks: N-MNIST and F-MNIST × six normalizations. Only the N-MNIST
-    /// PSP string is quoted verbatim (by the issue); the others are written from it with the
-    /// paper's notation (`n` before `c` for PSP norms, after for membrane norms, none for none).
+    /// Table 2's twelve networks, verbatim ([`table2_arch`]): each string parses and builds
+    /// with its normalization, with 13 synapse layers and 12 norms of the right kind.
     #[test]
     fn table2_twelve_networks_parse_and_build() {
         let device = device();
-        for input in ["34x34x2", "34x34x1"] {
+        for dataset in PaperDataset::ALL {
             for norm in Normalization::ALL {
-                let layer = |c: usize| match (norm.psp_kind(), norm.membrane_kind()) {
-                    (Some(_), _) => format!("n{c}c3"),
-                    (_, Some(_)) => format!("{c}c3n"),
-                    _ => format!("{c}c3"),
-                };
-                let spec = format!(
-                    "{input}-{}-{{{}}}*5-{}-{{{}}}*5-10",
-                    layer(8),
-                    layer(16),
-                    layer(16),
-                    layer(32)
-                );
-                let parsed = NetworkSpec::parse(&spec).unwrap_or_else(|e| panic!("{e}"));
+                let spec = table2_arch(dataset, norm);
+                let parsed = NetworkSpec::parse(spec).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!((parsed.depth(), parsed.classes()), (13, 10), "{spec}");
-                let net = SpikingNetworkConfig::new(spec.clone())
+                let net = SpikingNetworkConfig::new(spec.to_string())
                     .with_norm(norm)
                     .with_num_steps(4)
                     .init(&device);
@@ -393,17 +382,15 @@ mod tests {
                     _ => (0, 0),
                 };
                 assert_eq!((psp_norms, membrane_norms), want, "{spec} with {norm}");
+                let [h, w, c] = parsed.input;
+                let out = net.forward(Tensor::zeros([1, 4, c, h, w], &device));
+                assert_eq!(out.dims(), [1, 4, 10], "{spec}");
             }
         }
+        // `×` separators and the one-channel short form parse to the same network.
         assert_eq!(
-            NetworkSpec::parse("34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10")
-                .unwrap()
-                .to_string(),
-            format!(
-                "34x34x2-n8c3{}-n16c3{}-10",
-                "-n16c3".repeat(5),
-                "-n32c3".repeat(5)
-            )
+            NetworkSpec::parse("34×34-n16c3-{n32c3}×5-n32c3-{n64c3}×5-10").unwrap(),
+            NetworkSpec::parse("34x34x1-n16c3-{n32c3}*5-n32c3-{n64c3}*5-10").unwrap()
         );
     }
 

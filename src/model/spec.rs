@@ -3,7 +3,7 @@
 //! Grammar (`x` and `×` are interchangeable, as are `*` and `×` after a group):
 //!
 //! ```text
-//! spec  := H x W x C ( '-' item )+        input height, width, channels
+//! spec  := H x W [x C] ( '-' item )+      input height, width, channels (default 1)
 //! item  := layer | pool | '{' item ( '-' item )* '}' '*' K     a group repeated K times
 //! layer := [n] N c K [s S] [n]            convolution: N channels, K×K kernel, stride S
 //!        | [n] N [n]                      dense: N neurons (the last item: the classes)
@@ -15,6 +15,7 @@
 //! / BNTT / tdBN); neither means no normalization (`8c3`). The last item must be a dense
 //! layer: its size is the number of classes.
 
+use crate::norm::Normalization;
 use core::fmt;
 
 /// One layer of a [`NetworkSpec`].
@@ -85,6 +86,43 @@ impl NetworkSpec {
         let parsed = parser.spec()?;
         parsed.validate(&parser)?;
         Ok(parsed)
+    }
+
+    /// The same network with every hidden synapse layer marked for `norm`: a leading `n` for
+    /// the PSP normalizations, a trailing `n` for the membrane ones, none for
+    /// [`Normalization::None`]. The output layer stays unmarked, as in Table 2.
+    ///
+    /// ```
+    /// use burn_snn::Normalization;
+    /// use burn_snn::model::NetworkSpec;
+    ///
+    /// let spec = NetworkSpec::parse("34x34x2-n8c3-p2-n16c3-10").unwrap();
+    /// let bn = spec.with_norm_markers(Normalization::Bn);
+    /// assert_eq!(bn.to_string(), "34x34x2-8c3n-p2-16c3n-10");
+    /// ```
+    pub fn with_norm_markers(mut self, norm: Normalization) -> Self {
+        let psp = norm.psp_kind().is_some();
+        let membrane = norm.membrane_kind().is_some();
+        let last = self.layers.len().saturating_sub(1);
+        for layer in &mut self.layers[..last] {
+            match layer {
+                LayerSpec::Conv {
+                    psp_norm,
+                    membrane_norm,
+                    ..
+                }
+                | LayerSpec::Dense {
+                    psp_norm,
+                    membrane_norm,
+                    ..
+                } => {
+                    *psp_norm = psp;
+                    *membrane_norm = membrane;
+                }
+                LayerSpec::Pool { .. } => {}
+            }
+        }
+        self
     }
 
     /// Number of synapse layers (conv + dense; pooling has no weights).
@@ -277,8 +315,12 @@ impl Parser<'_> {
         let h = self.number("the input height")?;
         self.expect(&['x', '×'], "'x' between input dims")?;
         let w = self.number("the input width")?;
-        self.expect(&['x', '×'], "'x' between input dims")?;
-        let c = self.number("the input channel count")?;
+        // `HxW` without a channel count is one channel (the paper's F-MNIST strings).
+        let c = if self.eat(&['x', '×']) {
+            self.number("the input channel count")?
+        } else {
+            1
+        };
         let mut layers = Vec::new();
         if self.peek().is_none() {
             return Err(self.error("'-' and a layer"));
@@ -470,10 +512,15 @@ mod tests {
 
     #[test]
     fn malformed_strings_name_the_position_and_what_was_expected() {
-        let e = err("34x34-n8c3-10");
+        let e = err("34-n8c3-10");
         assert_eq!(
             (e.position, e.expected.as_str(), e.found.as_str()),
-            (5, "'x' between input dims", "'-'")
+            (2, "'x' between input dims", "'-'")
+        );
+        let e = err("34x34x-n8c3-10");
+        assert_eq!(
+            (e.position, e.expected.as_str()),
+            (6, "the input channel count")
         );
         let e = err("34x34x2-n8c-10");
         assert_eq!(
@@ -503,8 +550,8 @@ mod tests {
         let e = err("4x4x2-p8-10");
         assert_eq!(e.expected, "a pooling window that fits the 4x4 map");
         assert_eq!(
-            err("34x34-n8c3-10").to_string(),
-            "invalid network string \"34x34-n8c3-10\" at position 5: expected 'x' between input dims, found '-'"
+            err("34-n8c3-10").to_string(),
+            "invalid network string \"34-n8c3-10\" at position 2: expected 'x' between input dims, found '-'"
         );
     }
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// The optimizer of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OptimizerKind {
-    /// AdaBelief with decoupled weight decay (the paper's).
+    /// AdaBelief with the reference implementation's defaults (decoupled weight decay,
+    /// rectification), the paper's optimizer.
     AdaBelief,
     /// Adam with L2 weight decay.
     Adam,
@@ -24,15 +25,39 @@ pub enum OptimizerKind {
 /// The loss of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LossKind {
-    /// SLAYER's spike-count loss with these target counts (true class, other classes).
+    /// SLAYER's spike-count loss. Its targets are rates (spikes per step), so that they scale
+    /// with the window: over `T` steps the true class should fire `true_rate·T` times and the
+    /// others `false_rate·T` times (see [`LossKind::target_counts`]).
     SpikeCount {
-        /// Target spikes of the true class over the window.
-        true_count: f64,
-        /// Target spikes of the other classes.
-        false_count: f64,
+        /// Target spikes per step of the true class.
+        true_rate: f64,
+        /// Target spikes per step of the other classes.
+        false_rate: f64,
     },
     /// Cross-entropy on spike counts.
     CrossEntropy,
+}
+
+impl LossKind {
+    /// The default spike-count loss: 0.2 spikes per step for the true class and 0.03 for the
+    /// others (60 and 9 over the paper's 300 N-MNIST steps, 20 and 3 over its 100 F-MNIST
+    /// steps).
+    pub const DEFAULT_SPIKE_COUNT: LossKind = LossKind::SpikeCount {
+        true_rate: 0.2,
+        false_rate: 0.03,
+    };
+
+    /// The spike-count targets `(true class, other classes)` over a window of `steps` steps,
+    /// if this is the spike-count loss.
+    pub fn target_counts(&self, steps: usize) -> Option<(f64, f64)> {
+        match *self {
+            LossKind::SpikeCount {
+                true_rate,
+                false_rate,
+            } => Some((true_rate * steps as f64, false_rate * steps as f64)),
+            LossKind::CrossEntropy => None,
+        }
+    }
 }
 
 /// Everything that defines a training run; saved as `config.json` in the run directory and
@@ -68,6 +93,10 @@ pub struct ExperimentConfig {
     /// Weight decay. Default: 1e-4 (Table 1).
     #[config(default = 1e-4)]
     pub weight_decay: f64,
+    /// AdaBelief's rectification (the reference implementation's default, see
+    /// [`AdaBelief`](crate::optim::AdaBelief)). Default: true.
+    #[config(default = true)]
+    pub rectify: bool,
     /// Neuron parameters (τs, τr, θ, α, β). Default: Table 1.
     #[config(default = "SrmConfig::new()")]
     pub srm: SrmConfig,
@@ -80,9 +109,9 @@ pub struct ExperimentConfig {
     /// Stage widths of a ResNet. Default: `[16, 32]`.
     #[config(default = "vec![16, 32]")]
     pub resnet_widths: Vec<usize>,
-    /// Loss. Default: spike count, 60 spikes for the true class and 10 for the others per 300
-    /// steps (scaled with T by the examples).
-    #[config(default = "LossKind::SpikeCount { true_count: 60.0, false_count: 10.0 }")]
+    /// Loss. Default: spike count with targets of 0.2 and 0.03 spikes per step (true class,
+    /// others), scaled by `steps` ([`LossKind::DEFAULT_SPIKE_COUNT`]).
+    #[config(default = "LossKind::DEFAULT_SPIKE_COUNT")]
     pub loss: LossKind,
     /// Seed of the initialization, the sampling and the encodings. Default: 2022.
     #[config(default = 2022)]
@@ -171,6 +200,7 @@ impl ExperimentConfig {
         match self.optimizer {
             OptimizerKind::AdaBelief => AdaBeliefConfig::new()
                 .with_weight_decay(self.weight_decay)
+                .with_rectify(self.rectify)
                 .init(),
             OptimizerKind::Adam => AdamConfig::new()
                 .with_weight_decay(Some(WeightDecayConfig::new(self.weight_decay as f32)))
@@ -180,12 +210,11 @@ impl ExperimentConfig {
 
     /// The loss of output spikes against labels.
     pub fn loss(&self, spikes: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<1> {
-        match self.loss {
-            LossKind::SpikeCount {
-                true_count,
-                false_count,
-            } => SpikeCountLossConfig::new(true_count, false_count).forward(spikes, labels),
-            LossKind::CrossEntropy => spike_count_cross_entropy(spikes, labels),
+        match self.loss.target_counts(self.steps) {
+            Some((true_count, false_count)) => {
+                SpikeCountLossConfig::new(true_count, false_count).forward(spikes, labels)
+            }
+            None => spike_count_cross_entropy(spikes, labels),
         }
     }
 }
@@ -225,6 +254,37 @@ mod tests {
             (back.steps, back.optimizer, back.arch),
             (100, OptimizerKind::Adam, cfg.arch)
         );
+    }
+
+    /// One rule: the targets are rates scaled by the configured window, whatever T is.
+    #[test]
+    fn spike_count_targets_scale_with_the_steps() {
+        let device = crate::test_util::device();
+        let labels = Tensor::<1, Int>::from_data([0i64], &device);
+        for steps in [10, 100, 300] {
+            let cfg = ExperimentConfig::new("4x4x1-n3".into()).with_steps(steps);
+            // Class 0 (the label) fires every 5th step: 0.2·T spikes, on target; classes 1
+            // and 2 are silent, 0.03·T below theirs: L = ½·2·(0.03·T)².
+            let spikes: Vec<f32> = (0..steps * 3)
+                .map(|i| {
+                    if i % 3 == 0 && (i / 3) % 5 == 0 {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let spikes = Tensor::<3>::from_data(
+                burn::tensor::TensorData::new(spikes, [1, steps, 3]),
+                &device,
+            );
+            let loss = cfg.loss(spikes, labels.clone()).into_scalar::<f64>();
+            let want = (0.03 * steps as f64).powi(2);
+            assert!(
+                (loss - want).abs() < 1e-6 * want,
+                "T = {steps}: {loss} vs {want}"
+            );
+        }
     }
 
     #[test]

@@ -166,7 +166,10 @@ pub fn train(
             let order = &order;
             scope.spawn(move || {
                 for chunk in order.chunks(cfg.batch_size) {
-                    if tx.send(train.batch(chunk, &loader_device)).is_err() {
+                    if tx
+                        .send(train.train_batch(chunk, epoch, &loader_device))
+                        .is_err()
+                    {
                         break;
                     }
                 }

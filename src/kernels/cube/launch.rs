@@ -9,25 +9,61 @@ use burn_cubecl::CubeBackend;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
+use cubecl::calculate_cube_count_elemwise;
+use cubecl::client::Client;
 use cubecl::prelude::*;
 
 /// Threads per work group.
 const WORKGROUP: u32 = 256;
 
+/// The largest element count (and thread count) the kernels address: they index with 32-bit
+/// integers (WGSL has no 64-bit ones), so every element offset and every thread's position in
+/// the grid must fit in a `u32`.
+pub(crate) const MAX_ELEMENTS: u64 = 1 << 32;
+
+/// Checks that a `[batch, time, neurons...]` tensor of this shape can be indexed by the
+/// kernels, whose launch grid runs `threads` threads.
+///
+/// # Panics
+///
+/// If an element offset or a thread position would not fit in 32 bits, naming the shape.
+pub(crate) fn check_addressable(shape: &[usize], threads: u64) {
+    let elements = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .unwrap_or(u64::MAX);
+    assert!(
+        elements <= MAX_ELEMENTS && threads <= MAX_ELEMENTS,
+        "burn-snn's GPU kernels index with 32-bit offsets: a tensor of shape {shape:?} has \
+         {elements} elements (launch grid: {threads} threads), at most {MAX_ELEMENTS} are \
+         supported; split the batch"
+    );
+}
+
+/// The launch grid for one thread per column: as many 256-thread work groups as needed,
+/// spread over the grid's dimensions within the device's limits (a 1-D grid stops at 65,535
+/// groups, i.e. 16.7 M columns). The kernels take their column from `ABSOLUTE_POS`, which is
+/// linear over the whole grid, and return early past the last column.
+fn launch_grid(client: &Client, columns: usize) -> (CubeCount, u64) {
+    let dim = CubeDim::new_1d(WORKGROUP);
+    let count = calculate_cube_count_elemwise(client, columns.max(1), dim);
+    let groups = match count {
+        CubeCount::Static(x, y, z) => x as u64 * y as u64 * z as u64,
+        CubeCount::Dynamic(_) => unreachable!("calculate_cube_count_elemwise gives a static count"),
+    };
+    (count, groups * WORKGROUP as u64)
+}
+
 /// The contiguous input, its `[B, T, N]` view, an empty output like it, and the launch grid
 /// (one thread per column).
 fn prepare(x: CubeTensor) -> (CubeTensor, TimeLayout, CubeCount, CubeDim, u32) {
-    let x = into_contiguous(x);
+    // Checked before `into_contiguous`, which would materialize a broadcast view.
     let layout = TimeLayout::from_dims(x.meta.shape());
-    let columns = (layout.batch * layout.neurons) as u32;
-    let groups = columns.div_ceil(WORKGROUP).max(1);
-    (
-        x,
-        layout,
-        CubeCount::Static(groups, 1, 1),
-        CubeDim::new_1d(WORKGROUP),
-        columns,
-    )
+    let columns = layout.batch * layout.neurons;
+    let (count, threads) = launch_grid(&x.client, columns);
+    check_addressable(x.meta.shape(), threads);
+    let x = into_contiguous(x);
+    (x, layout, count, CubeDim::new_1d(WORKGROUP), columns as u32)
 }
 
 fn empty_like(x: &CubeTensor) -> CubeTensor {
@@ -124,4 +160,34 @@ fn spike(
         dtype_to_storage_type(v.dtype),
     );
     (spikes, rho)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_within_32_bit_offsets_are_accepted() {
+        check_addressable(&[1, 2, 17_000_000], 17_000_192);
+        check_addressable(&[1, 1, 1 << 32], 1 << 32);
+        check_addressable(&[0, 300, 8], 256);
+    }
+
+    #[test]
+    #[should_panic = "a tensor of shape [2, 3, 715827883] has 4294967298 elements"]
+    fn more_than_2_pow_32_elements_are_refused_naming_the_shape() {
+        check_addressable(&[2, 3, 715_827_883], 1 << 30);
+    }
+
+    #[test]
+    #[should_panic = "(launch grid: 4294967552 threads)"]
+    fn a_grid_past_32_bit_positions_is_refused() {
+        check_addressable(&[1, 1, 1 << 32], (1 << 32) + 256);
+    }
+
+    #[test]
+    fn an_overflowing_shape_product_is_refused_not_wrapped() {
+        let caught = std::panic::catch_unwind(|| check_addressable(&[1 << 40, 1 << 40], 256));
+        assert!(caught.is_err());
+    }
 }

@@ -6,6 +6,11 @@
 //! step the threads of a work group read and write neighbouring neurons of one time row, so
 //! global memory accesses are coalesced, and every element is read and written exactly once.
 //!
+//! The launch grid spreads the work groups over the grid's dimensions within the device's
+//! limits (a one-dimensional grid stops at 65,535 groups of 256 threads, 16.7 M columns); the
+//! kernels index with 32-bit offsets, so a tensor may hold at most 2³² elements: a larger one
+//! is refused with a panic naming its shape (split the batch).
+//!
 //! Limits: the time loop is sequential, so parallelism is `batch × neurons`. Layers with few
 //! neurons and long T (e.g. a 10-neuron output layer at batch 10: 100 threads) leave a large
 //! GPU mostly idle; those layers are also the cheapest, so a training step is dominated by the
