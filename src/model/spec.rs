@@ -105,21 +105,19 @@ impl NetworkSpec {
         let membrane = norm.membrane_kind().is_some();
         let last = self.layers.len().saturating_sub(1);
         for layer in &mut self.layers[..last] {
-            match layer {
-                LayerSpec::Conv {
-                    psp_norm,
-                    membrane_norm,
-                    ..
-                }
-                | LayerSpec::Dense {
-                    psp_norm,
-                    membrane_norm,
-                    ..
-                } => {
-                    *psp_norm = psp;
-                    *membrane_norm = membrane;
-                }
-                LayerSpec::Pool { .. } => {}
+            if let LayerSpec::Conv {
+                psp_norm,
+                membrane_norm,
+                ..
+            }
+            | LayerSpec::Dense {
+                psp_norm,
+                membrane_norm,
+                ..
+            } = layer
+            {
+                *psp_norm = psp;
+                *membrane_norm = membrane;
             }
         }
         self

@@ -16,10 +16,12 @@ use cubecl::prelude::*;
 /// Threads per work group.
 const WORKGROUP: u32 = 256;
 
-/// The largest element count (and thread count) the kernels address: they index with 32-bit
-/// integers (WGSL has no 64-bit ones), so every element offset and every thread's position in
-/// the grid must fit in a `u32`.
-pub(crate) const MAX_ELEMENTS: u64 = 1 << 32;
+/// The largest element count the kernels address: they index with 32-bit integers (WGSL has
+/// no 64-bit ones), so every element offset, and the column count, must fit in a `u32`.
+pub(crate) const MAX_ELEMENTS: u64 = u32::MAX as u64;
+
+/// The largest launch grid: every thread's position (`0..threads`) must fit in a `u32`.
+const MAX_THREADS: u64 = 1 << 32;
 
 /// Checks that a `[batch, time, neurons...]` tensor of this shape can be indexed by the
 /// kernels, whose launch grid runs `threads` threads.
@@ -33,10 +35,10 @@ pub(crate) fn check_addressable(shape: &[usize], threads: u64) {
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
         .unwrap_or(u64::MAX);
     assert!(
-        elements <= MAX_ELEMENTS && threads <= MAX_ELEMENTS,
+        elements <= MAX_ELEMENTS && threads <= MAX_THREADS,
         "burn-snn's GPU kernels index with 32-bit offsets: a tensor of shape {shape:?} has \
-         {elements} elements (launch grid: {threads} threads), at most {MAX_ELEMENTS} are \
-         supported; split the batch"
+         {elements} elements (launch grid: {threads} threads), at most {MAX_ELEMENTS} \
+         elements and {MAX_THREADS} threads are supported; split the batch"
     );
 }
 
@@ -169,7 +171,7 @@ mod tests {
     #[test]
     fn shapes_within_32_bit_offsets_are_accepted() {
         check_addressable(&[1, 2, 17_000_000], 17_000_192);
-        check_addressable(&[1, 1, 1 << 32], 1 << 32);
+        check_addressable(&[1, 1, u32::MAX as usize], 1 << 32);
         check_addressable(&[0, 300, 8], 256);
     }
 
@@ -179,10 +181,17 @@ mod tests {
         check_addressable(&[2, 3, 715_827_883], 1 << 30);
     }
 
+    /// 2³² columns at T = 1: the column count itself would wrap to 0 in a `u32`.
+    #[test]
+    #[should_panic = "a tensor of shape [1, 1, 4294967296] has 4294967296 elements"]
+    fn exactly_2_pow_32_elements_are_refused() {
+        check_addressable(&[1, 1, 1 << 32], 1 << 32);
+    }
+
     #[test]
     #[should_panic = "(launch grid: 4294967552 threads)"]
     fn a_grid_past_32_bit_positions_is_refused() {
-        check_addressable(&[1, 1, 1 << 32], (1 << 32) + 256);
+        check_addressable(&[1, 1, 1 << 31], (1 << 32) + 256);
     }
 
     #[test]

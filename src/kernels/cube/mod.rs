@@ -8,7 +8,7 @@
 //!
 //! The launch grid spreads the work groups over the grid's dimensions within the device's
 //! limits (a one-dimensional grid stops at 65,535 groups of 256 threads, 16.7 M columns); the
-//! kernels index with 32-bit offsets, so a tensor may hold at most 2³² elements: a larger one
+//! kernels index with 32-bit offsets, so a tensor may hold at most 2³² − 1 elements: a larger one
 //! is refused with a panic naming its shape (split the batch).
 //!
 //! Limits: the time loop is sequential, so parallelism is `batch × neurons`. Layers with few
