@@ -35,6 +35,11 @@ pub mod train;
 #[cfg(test)]
 mod test_util;
 
+/// README's code samples, run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use block::BlockKind;
 pub use model::{
     FiringRates, NetworkSpec, SpikingNetwork, SpikingNetworkConfig, SpikingResNet,
