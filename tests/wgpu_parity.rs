@@ -48,6 +48,19 @@ fn weighted_grad(
     values(x.grad(&g).expect("gradient"))
 }
 
+/// The relative error of the GPU's `∂/∂x Σ w·f(x)` against the CPU's, for the same `x` and `w`
+/// on both (`(cpu, gpu)` pairs from [`same_on_both`]).
+fn grad_err(
+    f: impl Fn(Tensor<3>) -> Tensor<3> + Copy,
+    (x_cpu, x_gpu): (&Tensor<3>, &Tensor<3>),
+    (w_cpu, w_gpu): (&Tensor<3>, &Tensor<3>),
+) -> f32 {
+    rel_err(
+        &weighted_grad(f, x_gpu, w_gpu, &gpu()),
+        &weighted_grad(f, x_cpu, w_cpu, &cpu()),
+    )
+}
+
 /// Shapes with column counts below, at and above multiples of the 256-thread work group.
 const SHAPES: [[usize; 3]; 4] = [[1, 7, 1], [3, 50, 255], [2, 33, 257], [5, 20, 1000]];
 
@@ -77,10 +90,7 @@ fn psp_forward_and_adjoint_match_the_cpu() {
         // Gradient of Σ w·psp(x): the adjoint filter of w.
         let (w_cpu, w_gpu) = same_on_both(shape, Distribution::Normal(0.0, 1.0));
         let filter = |x| psp(x, 4.0);
-        let err = rel_err(
-            &weighted_grad(filter, &x_gpu, &w_gpu, &gpu()),
-            &weighted_grad(filter, &x_cpu, &w_cpu, &cpu()),
-        );
+        let err = grad_err(filter, (&x_cpu, &x_gpu), (&w_cpu, &w_gpu));
         assert!(err <= 1e-5, "{shape:?}: adjoint {err}");
     }
 }
@@ -143,10 +153,7 @@ fn large_grid_parity(shape: [usize; 3]) {
     // The adjoint, as the gradient of Σ psp(x)·w.
     let (w_cpu, w_gpu) = same_on_both(shape, Distribution::Normal(0.0, 1.0));
     let filter = |x| psp(x, 1.0);
-    let err = rel_err(
-        &weighted_grad(filter, &x_gpu, &w_gpu, &gpu()),
-        &weighted_grad(filter, &x_cpu, &w_cpu, &cpu()),
-    );
+    let err = grad_err(filter, (&x_cpu, &x_gpu), (&w_cpu, &w_gpu));
     assert!(err <= 1e-6, "{shape:?}: psp adjoint {err}");
     // Spikes (both kernel variants), surrogate, and the gradient through the surrogate.
     let (v_cpu, v_gpu) = same_on_both(shape, Distribution::Normal(cfg.theta, 6.0));
@@ -167,10 +174,7 @@ fn large_grid_parity(shape: [usize; 3]) {
     let err = rel_err(&values(rho_gpu), &values(rho_cpu));
     assert!(err <= 1e-6, "{shape:?}: surrogate {err}");
     let fire = |v| spike(v, &cfg);
-    let err = rel_err(
-        &weighted_grad(fire, &v_gpu, &w_gpu, &gpu()),
-        &weighted_grad(fire, &v_cpu, &w_cpu, &cpu()),
-    );
+    let err = grad_err(fire, (&v_cpu, &v_gpu), (&w_cpu, &w_gpu));
     assert!(err <= 1e-6, "{shape:?}: spike gradient {err}");
 }
 
