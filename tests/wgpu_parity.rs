@@ -127,8 +127,8 @@ fn spikes_surrogate_and_gradient_match_the_cpu() {
 /// More columns (batch × neurons) than a one-dimensional grid of 256-thread groups reaches
 /// (65,535 × 256 = 16,776,960): every kernel (PSP forward and adjoint, spikes with and without
 /// surrogate, and the spike gradient) against the CPU. Two shapes: 17 M columns at T = 1, and
-/// 2²⁴ columns over batch 4 at T = 2, which is 128 MiB of f32, the largest buffer lavapipe
-/// binds (its `maxStorageBufferRange`; real GPUs bind GiBs).
+/// 2²⁴ columns over batch 4 at T = 2, which is 128 MiB of f32: the largest buffer lavapipe
+/// took here (128 MiB works, 136 MB fails at execution, whatever the grid; real GPUs bind GiBs).
 #[test]
 fn layers_past_the_one_dimensional_grid_limit_match_the_cpu() {
     for shape in [[1, 1, 17_000_000], [4, 2, 1 << 22]] {
