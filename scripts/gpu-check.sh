@@ -12,7 +12,7 @@ out="$(mktemp -d)"
 echo "== build"
 cargo build --release --features wgpu --benches --tests >/dev/null
 
-echo "== parity tests on the GPU (incl. 17.1 M columns, past a 1-D launch grid) and launch limits"
+echo "== parity tests on the GPU (incl. 17 M columns, past a 1-D launch grid) and launch limits"
 cargo test --release --features wgpu --test wgpu_parity 2>&1 | tee "$out/parity.txt" | grep -E "^test |test result"
 cargo test --release --features wgpu --lib kernels::cube 2>&1 | grep -E "test result"
 
