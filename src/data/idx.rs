@@ -107,14 +107,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
-        let mut v = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            v.extend(d.to_be_bytes());
-        }
-        v.extend(data);
-        v
-    }
+    use crate::test_util::idx_bytes as idx;
 
     #[test]
     fn parses_raw_and_gzip() {

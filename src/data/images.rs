@@ -151,13 +151,11 @@ impl Dataset<ImageItem, DataError> for ImageDataset {
 mod tests {
     use super::*;
 
+    use crate::test_util::idx_bytes;
+
+    /// An IDX file of zeros with these dims.
     fn idx(dims: &[u32]) -> Vec<u8> {
-        let mut bytes = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            bytes.extend(d.to_be_bytes());
-        }
-        bytes.resize(bytes.len() + dims.iter().product::<u32>() as usize, 0);
-        bytes
+        idx_bytes(dims, &vec![0; dims.iter().product::<u32>() as usize])
     }
 
     /// Images without pixels are refused when the data set is opened, naming the file (they

@@ -18,7 +18,7 @@ const WORKGROUP: u32 = 256;
 
 /// The largest element count the kernels address: they index with 32-bit integers (WGSL has
 /// no 64-bit ones), so every element offset, and the column count, must fit in a `u32`.
-pub(crate) const MAX_ELEMENTS: u64 = u32::MAX as u64;
+const MAX_ELEMENTS: u64 = u32::MAX as u64;
 
 /// The largest launch grid: every thread's position (`0..threads`) must fit in a `u32`.
 const MAX_THREADS: u64 = 1 << 32;
@@ -46,14 +46,14 @@ pub(crate) fn check_addressable(shape: &[usize], threads: u64) {
 /// spread over the grid's dimensions within the device's limits (a 1-D grid stops at 65,535
 /// groups, i.e. 16.7 M columns). The kernels take their column from `ABSOLUTE_POS`, which is
 /// linear over the whole grid, and return early past the last column.
-fn launch_grid(client: &Client, columns: usize) -> (CubeCount, u64) {
+fn launch_grid(client: &Client, columns: usize) -> (CubeCount, CubeDim, u64) {
     let dim = CubeDim::new_1d(WORKGROUP);
     let count = calculate_cube_count_elemwise(client, columns.max(1), dim);
     let groups = match count {
         CubeCount::Static(x, y, z) => x as u64 * y as u64 * z as u64,
         CubeCount::Dynamic(_) => unreachable!("calculate_cube_count_elemwise gives a static count"),
     };
-    (count, groups * WORKGROUP as u64)
+    (count, dim, groups * WORKGROUP as u64)
 }
 
 /// The contiguous input, its `[B, T, N]` view, an empty output like it, and the launch grid
@@ -62,10 +62,10 @@ fn prepare(x: CubeTensor) -> (CubeTensor, TimeLayout, CubeCount, CubeDim, u32) {
     // Checked before `into_contiguous`, which would materialize a broadcast view.
     let layout = TimeLayout::from_dims(x.meta.shape());
     let columns = layout.batch * layout.neurons;
-    let (count, threads) = launch_grid(&x.client, columns);
+    let (count, dim, threads) = launch_grid(&x.client, columns);
     check_addressable(x.meta.shape(), threads);
     let x = into_contiguous(x);
-    (x, layout, count, CubeDim::new_1d(WORKGROUP), columns as u32)
+    (x, layout, count, dim, columns as u32)
 }
 
 fn empty_like(x: &CubeTensor) -> CubeTensor {
