@@ -48,7 +48,7 @@ pub fn psp<const D: usize>(spikes: Tensor<D>, tau_s: f64) -> Tensor<D> {
     );
     Tensor::from_dispatch(<Dispatch as SnnBackend>::psp_filter(
         spikes.into_dispatch(),
-        tau_s as f32,
+        tau_s,
         false,
     ))
 }
@@ -108,6 +108,21 @@ mod tests {
             assert_close(&got64, &want, 1e-12, "f64");
             let got32 = to_f64(psp(tensor_f32(&x, shape, &device), tau));
             assert_close(&got32, &want, 2e-5, "f32");
+        }
+    }
+
+    /// An f64 tensor runs with its f64 parameters: τs = 0.1 (not representable in binary) and
+    /// τs = 1/3 match the O(T²) reference at 1e-12, which an f32-rounded τs (relative error
+    /// ~1e-8, amplified by e^{−k/τs} for τs = 0.1) would miss.
+    #[test]
+    fn f64_parameters_are_not_rounded() {
+        let device = device();
+        for tau in [0.1, 1.0 / 3.0, 2.7] {
+            let shape = [2, 40, 3];
+            let x = random_spikes(shape.iter().product(), 0.3, 13);
+            let want = direct_psp(&x, shape, tau);
+            let got = to_f64(psp(tensor_f64(x.clone(), shape, &device), tau));
+            assert_close(&got, &want, 1e-12, &format!("tau_s = {tau}"));
         }
     }
 

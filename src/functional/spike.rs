@@ -33,10 +33,10 @@ pub fn spike<const D: usize>(v: Tensor<D>, cfg: &SrmConfig) -> Tensor<D> {
     check("spike", &v, cfg);
     Tensor::from_dispatch(<Dispatch as SnnBackend>::spike_fire(
         v.into_dispatch(),
-        cfg.theta as f32,
-        cfg.tau_r as f32,
-        cfg.alpha as f32,
-        cfg.beta as f32,
+        cfg.theta,
+        cfg.tau_r,
+        cfg.alpha,
+        cfg.beta,
     ))
 }
 
@@ -61,10 +61,10 @@ pub fn spike_with_surrogate<const D: usize>(
     check("spike_with_surrogate", &v, cfg);
     let (spikes, surrogate) = <Dispatch as SnnBackend>::spike_fire_surrogate(
         v.into_dispatch(),
-        cfg.theta as f32,
-        cfg.tau_r as f32,
-        cfg.alpha as f32,
-        cfg.beta as f32,
+        cfg.theta,
+        cfg.tau_r,
+        cfg.alpha,
+        cfg.beta,
     );
     (
         Tensor::from_dispatch(spikes),
@@ -137,6 +137,25 @@ mod tests {
             assert_eq!(got, want, "{shape:?}");
             assert!(want.contains(&1.0) && want.contains(&0.0));
         }
+    }
+
+    /// An f64 tensor runs with its f64 parameters: a surrogate with α = 0.1, β = 0.3, τr = 0.7
+    /// and θ = 10.1 (none representable in binary) matches the f64 reference at 1e-12.
+    #[test]
+    fn f64_parameters_are_not_rounded() {
+        let device = device();
+        let shape = [2, 40, 5];
+        let cfg = SrmConfig::new()
+            .with_theta(10.1)
+            .with_tau_r(0.7)
+            .with_alpha(0.1)
+            .with_beta(0.3);
+        let v = drive(shape.iter().product(), 17);
+        let (want_s, u) = reference(&v, shape, &cfg);
+        let (s, surrogate) = spike_with_surrogate(tensor_f64(v.clone(), shape, &device), &cfg);
+        assert_eq!(to_f64(s), want_s);
+        let want: Vec<f64> = u.iter().map(|&u| rho(u, &cfg)).collect();
+        assert_close(&to_f64(surrogate), &want, 1e-12, "surrogate f64");
     }
 
     #[test]

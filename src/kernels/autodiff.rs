@@ -21,7 +21,7 @@ struct PspFilterBackward;
 
 impl<B: SnnBackend> Backward<B, 1> for PspFilterBackward {
     /// `(τs, reverse)` of the forward call.
-    type State = (f32, bool);
+    type State = (f64, bool);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (tau_s, reverse) = ops.state;
@@ -48,7 +48,7 @@ impl<B: SnnBackend> Backward<B, 1> for SpikeBackward {
 }
 
 impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
-    fn psp_filter(x: FloatTensor<Self>, tau_s: f32, reverse: bool) -> FloatTensor<Self> {
+    fn psp_filter(x: FloatTensor<Self>, tau_s: f64, reverse: bool) -> FloatTensor<Self> {
         let (x, node) = x.into_parts();
         let y = B::psp_filter(x, tau_s, reverse);
         match PspFilterBackward
@@ -63,10 +63,10 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
 
     fn spike_fire(
         v: FloatTensor<Self>,
-        theta: f32,
-        tau_r: f32,
-        alpha: f32,
-        beta: f32,
+        theta: f64,
+        tau_r: f64,
+        alpha: f64,
+        beta: f64,
     ) -> FloatTensor<Self> {
         let (v, node) = v.into_parts();
         match SpikeBackward
@@ -85,10 +85,10 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
 
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
-        theta: f32,
-        tau_r: f32,
-        alpha: f32,
-        beta: f32,
+        theta: f64,
+        tau_r: f64,
+        alpha: f64,
+        beta: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (v, node) = v.into_parts();
         let (spikes, surrogate) = B::spike_fire_surrogate(v, theta, tau_r, alpha, beta);

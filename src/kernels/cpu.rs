@@ -128,11 +128,6 @@ impl TimeLayout {
         self.batch * self.time * self.neurons
     }
 
-    /// Whether the tensor has no element.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn blocks_per_sample(&self) -> usize {
         self.neurons.div_ceil(BLOCK)
     }
@@ -236,10 +231,10 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
     y
 }
 
-/// An operation the CPU backends run: one contiguous input, one or more outputs of its shape.
-pub trait CpuKernel: Sync {
+/// An operation the CPU backends run: one contiguous input, `N` outputs of its shape.
+pub trait CpuKernel<const N: usize>: Sync {
     /// Runs on a contiguous `[B, T, N]` buffer.
-    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> Vec<Vec<F>>;
+    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; N];
 }
 
 /// [`psp_filter`] as a [`CpuKernel`].
@@ -251,9 +246,9 @@ pub struct PspKernel {
     pub reverse: bool,
 }
 
-impl CpuKernel for PspKernel {
-    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> Vec<Vec<F>> {
-        vec![psp_filter(input, layout, self.tau_s, self.reverse)]
+impl CpuKernel<1> for PspKernel {
+    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; 1] {
+        [psp_filter(input, layout, self.tau_s, self.reverse)]
     }
 }
 
@@ -261,14 +256,16 @@ impl CpuKernel for PspKernel {
 #[derive(Clone, Copy, Debug)]
 pub struct SpikeKernel<const SURROGATE: bool>(pub SpikeParams);
 
-impl<const SURROGATE: bool> CpuKernel for SpikeKernel<SURROGATE> {
-    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> Vec<Vec<F>> {
-        let (spikes, surrogate) = spike_fire::<F, SURROGATE>(input, layout, self.0);
-        if SURROGATE {
-            vec![spikes, surrogate]
-        } else {
-            vec![spikes]
-        }
+impl CpuKernel<1> for SpikeKernel<false> {
+    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; 1] {
+        [spike_fire::<F, false>(input, layout, self.0).0]
+    }
+}
+
+impl CpuKernel<2> for SpikeKernel<true> {
+    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; 2] {
+        let (spikes, surrogate) = spike_fire::<F, true>(input, layout, self.0);
+        [spikes, surrogate]
     }
 }
 
@@ -283,26 +280,6 @@ pub struct SpikeParams {
     pub alpha: f64,
     /// Surrogate width β.
     pub beta: f64,
-}
-
-impl SpikeParams {
-    /// The parameters as the backend extension receives them.
-    pub fn new(theta: f32, tau_r: f32, alpha: f32, beta: f32) -> Self {
-        Self {
-            theta: theta as f64,
-            tau_r: tau_r as f64,
-            alpha: alpha as f64,
-            beta: beta as f64,
-        }
-    }
-}
-
-/// The outputs of a kernel as an array of the expected length.
-pub fn outputs<T, const N: usize>(outputs: Vec<T>) -> [T; N] {
-    let count = outputs.len();
-    outputs
-        .try_into()
-        .unwrap_or_else(|_| panic!("kernel returned {count} outputs, expected {N}"))
 }
 
 /// Spike generation with the refractory response for a contiguous `[B, T, N]` buffer; see

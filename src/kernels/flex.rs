@@ -7,38 +7,34 @@ use burn_flex::{FlexTensor, Layout};
 
 /// Runs `kernel` on `x` without copying it when it is contiguous. `f32` and `f64` run natively;
 /// half-precision tensors are computed in `f32` and cast back.
-fn apply(x: FlexTensor, kernel: &impl CpuKernel) -> Vec<FlexTensor> {
+fn apply<const N: usize>(x: FlexTensor, kernel: &impl CpuKernel<N>) -> [FlexTensor; N] {
     match x.dtype() {
-        DType::F32 => apply_typed::<f32>(x, kernel),
-        DType::F64 => apply_typed::<f64>(x, kernel),
+        DType::F32 => apply_typed::<f32, N>(x, kernel),
+        DType::F64 => apply_typed::<f64, N>(x, kernel),
         dtype => {
             let x = Flex::float_cast(x, FloatDType::F32);
-            apply_typed::<f32>(x, kernel)
-                .into_iter()
-                .map(|y| Flex::float_cast(y, dtype.into()))
-                .collect()
+            apply_typed::<f32, N>(x, kernel).map(|y| Flex::float_cast(y, dtype.into()))
         }
     }
 }
 
-fn apply_typed<F: Real>(x: FlexTensor, kernel: &impl CpuKernel) -> Vec<FlexTensor> {
+fn apply_typed<F: Real, const N: usize>(
+    x: FlexTensor,
+    kernel: &impl CpuKernel<N>,
+) -> [FlexTensor; N] {
     let x = x.to_contiguous();
     let shape = x.layout().shape().clone();
     let layout = TimeLayout::from_dims(&shape);
     let input = x
         .as_slice::<F>()
         .expect("a contiguous tensor has a contiguous slice");
-    kernel
-        .run(input, layout)
-        .into_iter()
-        .map(|out| {
-            FlexTensor::new(
-                Bytes::from_elems(out),
-                Layout::contiguous(shape.clone()),
-                x.dtype(),
-            )
-        })
-        .collect()
+    kernel.run(input, layout).map(|out| {
+        FlexTensor::new(
+            Bytes::from_elems(out),
+            Layout::contiguous(shape.clone()),
+            x.dtype(),
+        )
+    })
 }
 
 super::impl_snn_backend_on_cpu!(Flex, apply);

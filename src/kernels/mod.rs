@@ -5,14 +5,14 @@
 //!
 //! | backend | implementation |
 //! |---|---|
-//! | Flex (feature `flex`) | [`cpu`] loops on the tensor's own storage, parallel over neurons |
+//! | Flex (feature `flex`) | `cpu` loops on the tensor's own storage, parallel over neurons |
 //! | NdArray (feature `ndarray`) | the same [`cpu`] loops, through `TensorData` |
 //! | CubeCL / wgpu (feature `wgpu`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!
-//! The CPU loops in [`cpu`] are the reference the accelerated kernels are tested against.
+//! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested against.
 
-pub mod cpu;
+pub(crate) mod cpu;
 
 mod autodiff;
 #[cfg(feature = "wgpu")]
@@ -44,7 +44,7 @@ pub trait SnnBackend: Backend {
     /// `reverse == true`: `y[t] = Σ_{k=0..T−1−t} ε(k)·x[t+k]`, the adjoint (transpose) of the
     /// forward filter, which is its backward pass.
     #[fusion(dtype = x, shape = x)]
-    fn psp_filter(x: FloatTensor<Self>, tau_s: f32, reverse: bool) -> FloatTensor<Self>;
+    fn psp_filter(x: FloatTensor<Self>, tau_s: f64, reverse: bool) -> FloatTensor<Self>;
 
     /// Spike generation with the refractory response; returns the spikes (0 or 1).
     ///
@@ -55,10 +55,10 @@ pub trait SnnBackend: Backend {
     #[fusion(dtype = v, shape = v)]
     fn spike_fire(
         v: FloatTensor<Self>,
-        theta: f32,
-        tau_r: f32,
-        alpha: f32,
-        beta: f32,
+        theta: f64,
+        tau_r: f64,
+        alpha: f64,
+        beta: f64,
     ) -> FloatTensor<Self>;
 
     /// [`spike_fire`](SnnBackend::spike_fire) that also returns the SLAYER surrogate
@@ -68,10 +68,10 @@ pub trait SnnBackend: Backend {
     #[fusion(meta = |v, _theta, _tau_r, _alpha, _beta| (v.clone(), v.clone()))]
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
-        theta: f32,
-        tau_r: f32,
-        alpha: f32,
-        beta: f32,
+        theta: f64,
+        tau_r: f64,
+        alpha: f64,
+        beta: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -82,43 +82,50 @@ macro_rules! impl_snn_backend_on_cpu {
         impl $crate::kernels::SnnBackend for $backend {
             fn psp_filter(
                 x: burn::backend::tensor::FloatTensor<Self>,
-                tau_s: f32,
+                tau_s: f64,
                 reverse: bool,
             ) -> burn::backend::tensor::FloatTensor<Self> {
-                let kernel = $crate::kernels::cpu::PspKernel {
-                    tau_s: tau_s as f64,
-                    reverse,
-                };
-                let [y] = $crate::kernels::cpu::outputs($apply(x, &kernel));
+                let kernel = $crate::kernels::cpu::PspKernel { tau_s, reverse };
+                let [y] = $apply(x, &kernel);
                 y
             }
 
             fn spike_fire(
                 v: burn::backend::tensor::FloatTensor<Self>,
-                theta: f32,
-                tau_r: f32,
-                alpha: f32,
-                beta: f32,
+                theta: f64,
+                tau_r: f64,
+                alpha: f64,
+                beta: f64,
             ) -> burn::backend::tensor::FloatTensor<Self> {
-                let params = $crate::kernels::cpu::SpikeParams::new(theta, tau_r, alpha, beta);
+                let params = $crate::kernels::cpu::SpikeParams {
+                    theta,
+                    tau_r,
+                    alpha,
+                    beta,
+                };
                 let kernel = $crate::kernels::cpu::SpikeKernel::<false>(params);
-                let [spikes] = $crate::kernels::cpu::outputs($apply(v, &kernel));
+                let [spikes] = $apply(v, &kernel);
                 spikes
             }
 
             fn spike_fire_surrogate(
                 v: burn::backend::tensor::FloatTensor<Self>,
-                theta: f32,
-                tau_r: f32,
-                alpha: f32,
-                beta: f32,
+                theta: f64,
+                tau_r: f64,
+                alpha: f64,
+                beta: f64,
             ) -> (
                 burn::backend::tensor::FloatTensor<Self>,
                 burn::backend::tensor::FloatTensor<Self>,
             ) {
-                let params = $crate::kernels::cpu::SpikeParams::new(theta, tau_r, alpha, beta);
+                let params = $crate::kernels::cpu::SpikeParams {
+                    theta,
+                    tau_r,
+                    alpha,
+                    beta,
+                };
                 let kernel = $crate::kernels::cpu::SpikeKernel::<true>(params);
-                let [spikes, surrogate] = $crate::kernels::cpu::outputs($apply(v, &kernel));
+                let [spikes, surrogate] = $apply(v, &kernel);
                 (spikes, surrogate)
             }
         }

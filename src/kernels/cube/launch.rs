@@ -78,13 +78,14 @@ fn empty_like(x: &CubeTensor) -> CubeTensor {
 }
 
 impl SnnBackend for CubeBackend {
-    fn psp_filter(x: FloatTensor<Self>, tau_s: f32, reverse: bool) -> FloatTensor<Self> {
+    fn psp_filter(x: FloatTensor<Self>, tau_s: f64, reverse: bool) -> FloatTensor<Self> {
         let (x, layout, count, dim, columns) = prepare(x);
         let y = empty_like(&x);
-        if layout.is_empty() {
+        if layout.len() == 0 {
             return y;
         }
-        let decay = (-1.0 / tau_s as f64).exp();
+        // The kernels compute in f32 (WGSL has no f64): the parameters are rounded here, once.
+        let decay = (-1.0 / tau_s).exp();
         psp_filter_kernel::launch(
             &x.client,
             count,
@@ -92,7 +93,7 @@ impl SnnBackend for CubeBackend {
             x.clone().into_tensor_arg(),
             y.clone().into_tensor_arg(),
             decay as f32,
-            (core::f64::consts::E / tau_s as f64 * decay) as f32,
+            (core::f64::consts::E / tau_s * decay) as f32,
             layout.neurons as u32,
             layout.time as u32,
             columns,
@@ -104,10 +105,10 @@ impl SnnBackend for CubeBackend {
 
     fn spike_fire(
         v: FloatTensor<Self>,
-        theta: f32,
-        tau_r: f32,
-        alpha: f32,
-        beta: f32,
+        theta: f64,
+        tau_r: f64,
+        alpha: f64,
+        beta: f64,
     ) -> FloatTensor<Self> {
         let (spikes, _) = spike(v, theta, tau_r, alpha, beta, false);
         spikes
@@ -115,10 +116,10 @@ impl SnnBackend for CubeBackend {
 
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
-        theta: f32,
-        tau_r: f32,
-        alpha: f32,
-        beta: f32,
+        theta: f64,
+        tau_r: f64,
+        alpha: f64,
+        beta: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         spike(v, theta, tau_r, alpha, beta, true)
     }
@@ -128,10 +129,10 @@ impl SnnBackend for CubeBackend {
 /// written).
 fn spike(
     v: CubeTensor,
-    theta: f32,
-    tau_r: f32,
-    alpha: f32,
-    beta: f32,
+    theta: f64,
+    tau_r: f64,
+    alpha: f64,
+    beta: f64,
     surrogate: bool,
 ) -> (CubeTensor, CubeTensor) {
     let (v, layout, count, dim, columns) = prepare(v);
@@ -141,7 +142,7 @@ fn spike(
     } else {
         empty_device_dtype(v.client.clone(), v.device.clone(), [1].into(), v.dtype)
     };
-    if layout.is_empty() {
+    if layout.len() == 0 {
         return (spikes, rho);
     }
     spike_kernel::launch(
@@ -151,10 +152,10 @@ fn spike(
         v.clone().into_tensor_arg(),
         spikes.clone().into_tensor_arg(),
         rho.clone().into_tensor_arg(),
-        theta,
-        (-1.0 / tau_r as f64).exp() as f32,
-        1.0 / alpha,
-        1.0 / beta,
+        theta as f32,
+        (-1.0 / tau_r).exp() as f32,
+        (1.0 / alpha) as f32,
+        (1.0 / beta) as f32,
         layout.neurons as u32,
         layout.time as u32,
         columns,
