@@ -38,10 +38,7 @@ fn device() -> Device {
     if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("wgpu") {
         return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
     }
-    #[cfg(feature = "flex")]
-    return Device::flex();
-    #[cfg(not(feature = "flex"))]
-    return Device::default();
+    burn_snn::device::cpu()
 }
 
 /// Spikes with 5% probability (PSP input).

@@ -7,8 +7,10 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use burn_snn::model::SpikeCountLossConfig;
-use burn_snn::{AdaBeliefConfig, Normalization, SpikingNetworkConfig};
+use burn_snn::model::{SpikeCountLossConfig, SpikingNetworkConfig};
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
+use burn_snn::optim::AdaBeliefConfig;
 use std::time::Instant;
 
 const SPEC: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
@@ -26,10 +28,7 @@ fn bench_device() -> Device {
     if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("wgpu") {
         return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
     }
-    #[cfg(feature = "flex")]
-    return Device::flex();
-    #[cfg(not(feature = "flex"))]
-    return Device::default();
+    burn_snn::device::cpu()
 }
 
 fn main() {
@@ -45,12 +44,15 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(3);
     let device = bench_device().autodiff();
-    let mut model = SpikingNetworkConfig::new(SPEC.into())
-        .with_norm(Normalization::PspLayer)
-        .with_num_steps(steps)
+    let mut model = SpikingNetworkConfig::new(SPEC.parse().expect("a valid string"))
+        .with_settings(
+            LayerSettings::new()
+                .with_norm(Normalization::PspLayer)
+                .with_num_steps(steps),
+        )
         .init(&device);
     let mut optim = AdaBeliefConfig::new().with_weight_decay(1e-4).init();
-    let loss_fn = SpikeCountLossConfig::new(steps as f64 / 5.0, steps as f64 / 50.0);
+    let loss_fn = SpikeCountLossConfig::new(steps as f64 / 5.0, steps as f64 / 50.0).init();
     let input = Tensor::<5>::random(
         [10, steps, 2, 34, 34],
         Distribution::Bernoulli(0.01),

@@ -10,9 +10,8 @@
 use burn::config::Config;
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
-use burn::tensor::Device;
 use burn_snn::data::{Binning, NmnistBatcher, NmnistItem, decode_events};
-use burn_snn::model::spike_counts;
+use burn_snn::model::{predict, spike_counts};
 use burn_snn::train::ExperimentConfig;
 use std::path::PathBuf;
 
@@ -24,16 +23,16 @@ fn main() {
     };
     let config = ExperimentConfig::load(run.join("config.json"))
         .unwrap_or_else(|e| fail(&format!("{}: {e}", run.join("config.json").display())));
-    let device = Device::default();
+    let device = burn_snn::device::cpu();
     let model = config
-        .build_model([34, 34, 2], 10, &device)
+        .build_model([2, 34, 34], 10, &device)
         .unwrap_or_else(|e| fail(&e.to_string()))
         .try_load_file(run.join("model-best.bpk"))
         .unwrap_or_else(|e| fail(&format!("{}: {e}", run.join("model-best.bpk").display())));
     let batcher = NmnistBatcher {
         binning: Binning {
-            steps: config.steps,
-            dt_us: (300_000 / config.steps) as u32,
+            steps: config.steps(),
+            dt_us: (300_000 / config.steps()) as u32,
         },
     };
     for file in files {
@@ -48,15 +47,13 @@ fn main() {
             }
         };
         let batch = batcher.batch(vec![NmnistItem { events, label: 0 }], &device);
-        let counts: Vec<f32> = spike_counts(model.forward(batch.spikes))
+        let counts = spike_counts(model.forward(batch.spikes));
+        let digit = predict(counts.clone()).into_scalar::<i64>();
+        let counts: Vec<f32> = counts
             .into_data()
             .convert::<f32>()
             .try_to_vec()
             .expect("f32");
-        let digit = counts
-            .iter()
-            .enumerate()
-            .fold(0, |best, (i, &c)| if c > counts[best] { i } else { best });
         println!("{file}: {digit}   spike counts {counts:?}");
     }
 }

@@ -46,6 +46,8 @@ fn main() {
             valid_samples: 0,
             widths: &[16, 32],
             models: &["none", "psp-bn", "psp-ln", "bn", "bntt", "tdbn"],
+            tau: 10.0,
+            weight_scale: 10.0,
             rectify: true,
         },
         cpu_small: Defaults {
@@ -57,6 +59,8 @@ fn main() {
             valid_samples: 1000,
             widths: &[8, 16],
             models: &["none", "psp-bn", "psp-ln"],
+            tau: 10.0,
+            weight_scale: 10.0,
             rectify: false,
         },
         cpu_deep: Defaults {
@@ -68,6 +72,8 @@ fn main() {
             valid_samples: 500,
             widths: &[8, 16],
             models: &["none", "psp-bn", "psp-ln", "bn", "bntt", "tdbn"],
+            tau: 10.0,
+            weight_scale: 10.0,
             rectify: false,
         },
     });
@@ -82,7 +88,7 @@ fn main() {
     let full = Arc::new(ImageDataset::from_dir(&dir, Split::Train).unwrap_or_else(|e| fail(&e)));
     let (train_idx, valid_idx) = train_validation_split(full.len(), 6000, config.0.seed);
     let encoder = ImageEncoder {
-        steps: config.0.steps,
+        steps: config.0.steps(),
         side: 34,
         encoding,
         seed: config.0.seed,
@@ -93,7 +99,7 @@ fn main() {
             ImageBatcher {
                 encoder: encoder.clone(),
             },
-            [34, 34, 1],
+            [1, 34, 34],
             10,
         )
     };
@@ -107,7 +113,7 @@ fn main() {
                 ..encoder.clone()
             },
         },
-        [34, 34, 1],
+        [1, 34, 34],
         10,
     );
     if let Err(e) = args.common.run("fmnist", config, &train, &valid, &test) {

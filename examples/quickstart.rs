@@ -6,13 +6,18 @@
 //!
 //! Run: `cargo run --release --example quickstart` (add `-- --small` for a 10-second smoke run).
 
-use burn::tensor::Device;
+#[path = "common/logger.rs"]
+mod logger;
+
+use burn_snn::SrmConfig;
 use burn_snn::data::SaccadeShapes;
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, train};
-use burn_snn::{Normalization, SrmConfig};
 
 fn main() {
     let small = std::env::args().any(|a| a == "--small");
+    logger::init();
     burn_snn::memory::keep_freed_memory();
     let (train_len, epochs) = if small { (400, 1) } else { (3000, 6) };
     let train_data = SaccadeShapes::new(train_len, 1);
@@ -20,14 +25,17 @@ fn main() {
     let test_data = SaccadeShapes::new(1000, 3);
 
     let steps = train_data.steps;
-    let config = ExperimentConfig::new("16x16x2-n8c3-p2-n16c3-p2-n4".into())
-        .with_norm(Normalization::PspLayer)
-        .with_steps(steps)
+    let config = ExperimentConfig::new("16x16x2-n8c3-p2-n16c3-p2-n4".parse().expect("valid"))
+        .with_settings(
+            LayerSettings::new()
+                .with_norm(Normalization::PspLayer)
+                .with_num_steps(steps)
+                .with_srm(SrmConfig::new().with_tau_s(4.0).with_tau_r(4.0)),
+        )
         .with_batch_size(16)
         .with_epochs(epochs)
         .with_samples_per_epoch(0)
         .with_lr(1e-2)
-        .with_srm(SrmConfig::new().with_tau_s(4.0).with_tau_r(4.0))
         .with_loss(LossKind::SpikeCount {
             true_rate: 0.3, // 12 spikes over the 40 steps
             false_rate: 0.05,
@@ -41,7 +49,7 @@ fn main() {
         dir.display()
     );
     let start = std::time::Instant::now();
-    let device = default_cpu().autodiff();
+    let device = burn_snn::device::cpu().autodiff();
     let report = train(
         &config,
         &train_data,
@@ -66,11 +74,4 @@ fn main() {
         eprintln!("warning: accuracy below the 90% this example usually reaches");
         std::process::exit(1);
     }
-}
-
-fn default_cpu() -> Device {
-    #[cfg(feature = "flex")]
-    return Device::flex();
-    #[cfg(not(feature = "flex"))]
-    return Device::default();
 }

@@ -4,11 +4,11 @@
 //! Run: `cargo run --release --example srm_neuron`
 
 use burn::tensor::{Distribution, Tensor};
-use burn_snn::functional::{psp, psp_norm, spike};
-use burn_snn::{PspNormKind, SrmConfig};
+use burn_snn::SrmConfig;
+use burn_snn::functional::{PspNormKind, psp, psp_norm, spike};
 
 fn main() {
-    let device = burn::tensor::Device::default().autodiff();
+    let device = burn_snn::device::cpu().autodiff();
     let cfg = SrmConfig::new();
     let (batch, time, inputs, outputs) = (4, 300, 200, 50);
 

@@ -9,10 +9,24 @@
 //!
 //! - [`functional::psp`]: the alpha-kernel PSP, exact in `O(T)`, with its exact adjoint.
 //! - [`functional::spike`]: spikes with the refractory response and the SLAYER surrogate.
-//! - [`functional::psp_norm`] and [`PspNorm`]: PSP-BN and PSP-LN.
+//! - [`functional::psp_norm`] and [`norm::PspNorm`]: PSP-BN and PSP-LN.
 //!
-//! Backends: Flex (feature `flex`, default) and NdArray (feature `ndarray`) on the CPU; the
-//! operations are a Burn backend extension ([`kernels::SnnBackend`]).
+//! Modules, each depending only on those above it:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`kernels`] | the backend extension ([`kernels::SnnBackend`]): CPU loops, CubeCL kernels, backward passes |
+//! | [`functional`] | the operations on tensors, with [`SrmConfig`] |
+//! | [`synapse`], [`norm`], [`neuron`] | synapses; PSP and membrane normalizations; the Func layer and [`neuron::LayerSettings`] |
+//! | [`block`] | the convolution unit and the residual blocks |
+//! | [`model`] | architecture strings, plain networks, ResNets, the model choice, decoding, losses |
+//! | [`train`] | a training run: configuration, loop, checkpoints, reports |
+//!
+//! Beside them: [`data`] (data sets and batchers), [`optim`] (AdaBelief), [`device`] and
+//! [`memory`] (CPU device and allocator setup).
+//!
+//! Backends: Flex (feature `flex`, default) and NdArray (feature `ndarray`) on the CPU, wgpu
+//! (feature `wgpu`) on the GPU.
 #![warn(missing_docs)]
 
 #[cfg(not(any(feature = "flex", feature = "ndarray", feature = "wgpu")))]
@@ -22,6 +36,7 @@ compile_error!(
 
 pub mod block;
 pub mod data;
+pub mod device;
 pub mod functional;
 pub mod kernels;
 pub mod memory;
@@ -29,6 +44,7 @@ pub mod model;
 pub mod neuron;
 pub mod norm;
 pub mod optim;
+mod srm;
 pub mod synapse;
 pub mod train;
 
@@ -40,11 +56,4 @@ mod test_util;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub use block::BlockKind;
-pub use model::{
-    FiringRates, NetworkSpec, SpikingNetwork, SpikingNetworkConfig, SpikingResNet,
-    SpikingResNetConfig,
-};
-pub use neuron::{Func, FuncConfig, InvalidSrmConfig, SrmConfig};
-pub use norm::{MembraneNormKind, Normalization, PspNorm, PspNormConfig, PspNormKind};
-pub use optim::{AdaBelief, AdaBeliefConfig};
+pub use srm::{InvalidSrmConfig, SrmConfig};

@@ -3,16 +3,7 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-/// The CPU device the tests run on: Flex when built, else NdArray.
-pub fn device() -> Device {
-    #[cfg(feature = "flex")]
-    return Device::flex();
-    #[cfg(all(not(feature = "flex"), feature = "ndarray"))]
-    #[allow(deprecated)]
-    return Device::ndarray();
-    #[cfg(not(any(feature = "flex", feature = "ndarray")))]
-    return Device::default();
-}
+pub use crate::device::cpu as device;
 
 /// A float64 tensor.
 pub fn tensor_f64<const D: usize>(

@@ -3,11 +3,12 @@
 
 use burn::tensor::Device;
 use burn_snn::data::SaccadeShapes;
+use burn_snn::neuron::LayerSettings;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, train};
 
 fn config(epochs: usize) -> ExperimentConfig {
-    ExperimentConfig::new("16x16x2-n4c3-p2-n4".into())
-        .with_steps(40)
+    ExperimentConfig::new("16x16x2-n4c3-p2-n4".parse().unwrap())
+        .with_settings(LayerSettings::new().with_num_steps(40))
         .with_batch_size(8)
         .with_epochs(epochs)
         .with_samples_per_epoch(48)
@@ -25,10 +26,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn device() -> Device {
-    #[cfg(feature = "flex")]
-    return Device::flex().autodiff();
-    #[cfg(not(feature = "flex"))]
-    return Device::default().autodiff();
+    burn_snn::device::cpu().autodiff()
 }
 
 #[test]

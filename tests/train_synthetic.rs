@@ -3,20 +3,18 @@
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use burn_snn::model::{SpikeCountLossConfig, correct, spike_counts};
-use burn_snn::{AdaBeliefConfig, Normalization, SpikingNetworkConfig};
+use burn_snn::device::cpu as device;
+use burn_snn::model::{
+    SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, correct, spike_counts,
+};
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
+use burn_snn::optim::AdaBeliefConfig;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 const CLASSES: usize = 4;
 const T: usize = 30;
 const SIDE: usize = 6;
-
-fn device() -> Device {
-    #[cfg(feature = "flex")]
-    return Device::flex();
-    #[cfg(not(feature = "flex"))]
-    return Device::default();
-}
 
 /// Class `c` makes the `c`-th quadrant of a 6×6 map fire with probability 0.25 per step;
 /// every pixel also fires at 0.03 (noise).
@@ -52,10 +50,10 @@ fn train(spec: &str, norm: Normalization, steps: usize) -> (f64, f64) {
     let device = device().autodiff();
     device.seed(2022);
     let mut rng = StdRng::seed_from_u64(2022);
-    let mut model = SpikingNetworkConfig::new(spec.to_string())
-        .with_norm(norm)
+    let mut model = SpikingNetworkConfig::new(spec.parse().unwrap())
+        .with_settings(LayerSettings::new().with_norm(norm))
         .init(&device);
-    let evaluate = |model: &burn_snn::SpikingNetwork, rng: &mut StdRng| {
+    let evaluate = |model: &SpikingNetwork, rng: &mut StdRng| {
         let model = model.valid();
         let (input, labels) = batch(rng, 400, &device.clone().inner());
         correct(spike_counts(model.forward(input)), labels) as f64 / 400.0
@@ -67,7 +65,7 @@ fn train(spec: &str, norm: Normalization, steps: usize) -> (f64, f64) {
         .with_weight_decay(1e-4)
         .with_rectify(false)
         .init();
-    let loss_fn = SpikeCountLossConfig::new(8.0, 1.0);
+    let loss_fn = SpikeCountLossConfig::new(8.0, 1.0).init();
     for _ in 0..steps {
         let (input, labels) = batch(&mut rng, 8, &device);
         let loss = loss_fn.forward(model.forward(input), labels);

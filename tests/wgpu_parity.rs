@@ -6,16 +6,19 @@
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, DeviceKind, Distribution, Int, Tensor, TensorData};
+use burn_snn::SrmConfig;
 use burn_snn::functional::{psp, spike, spike_with_surrogate};
-use burn_snn::model::SpikeCountLossConfig;
-use burn_snn::{AdaBeliefConfig, Normalization, SpikingNetworkConfig, SrmConfig};
+use burn_snn::model::{SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, Synapse};
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
+use burn_snn::optim::AdaBeliefConfig;
 
 fn gpu() -> Device {
     Device::wgpu(DeviceKind::DefaultDevice)
 }
 
 fn cpu() -> Device {
-    Device::flex()
+    burn_snn::device::cpu()
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -189,24 +192,29 @@ fn a_whole_network_gives_the_same_outputs_and_gradients() {
     // seed); at 10 it is silent and the spike comparison would be vacuous.
     let (net_cpu, x_cpu) = cpu_draws(|| {
         cpu().seed(3);
-        let net = SpikingNetworkConfig::new(spec.into())
-            .with_norm(Normalization::PspLayer)
-            .with_weight_scale(30.0)
+        let net = SpikingNetworkConfig::new(spec.parse().unwrap())
+            .with_settings(
+                LayerSettings::new()
+                    .with_norm(Normalization::PspLayer)
+                    .with_weight_scale(30.0),
+            )
             .init(&cpu().autodiff());
         let x = Tensor::<5>::random([4, 30, 2, 10, 10], Distribution::Bernoulli(0.3), &cpu());
         (net, x)
     });
     let net_gpu = net_cpu.clone().fork(&gpu().autodiff());
     let labels: Vec<i64> = vec![0, 1, 2, 3];
-    let run = |net: &burn_snn::SpikingNetwork, device: &Device| {
+    let run = |net: &SpikingNetwork, device: &Device| {
         let x = Tensor::<5>::from_data(x_cpu.to_data(), device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [4]), device);
         let out = net.forward(x);
-        let loss = SpikeCountLossConfig::new(10.0, 1.0).forward(out.clone(), y);
+        let loss = SpikeCountLossConfig::new(10.0, 1.0)
+            .init()
+            .forward(out.clone(), y);
         let grads = loss.backward();
         let first = match &net.layers[0].synapse {
-            burn_snn::model::Synapse::Conv(c) => c.conv.weight.grad(&grads).expect("gradient"),
-            burn_snn::model::Synapse::Dense(_) => unreachable!(),
+            Synapse::Conv(c) => c.conv.weight.grad(&grads).expect("gradient"),
+            Synapse::Dense(_) => unreachable!(),
         };
         (values(out), values(first))
     };
@@ -233,7 +241,7 @@ fn a_whole_network_gives_the_same_outputs_and_gradients() {
 fn a_network_trains_on_wgpu() {
     let device = gpu().autodiff();
     device.seed(7);
-    let mut net = SpikingNetworkConfig::new("6x6x1-n4c3-n2".into()).init(&device);
+    let mut net = SpikingNetworkConfig::new("6x6x1-n4c3-n2".parse().unwrap()).init(&device);
     // Unrectified: 60 steps lie inside the rectification's warm-up.
     let mut optim = AdaBeliefConfig::new().with_rectify(false).init();
     // Class 0: left half fires; class 1: right half.
@@ -257,7 +265,7 @@ fn a_network_trains_on_wgpu() {
         )
     };
     let (x, y) = make(8);
-    let loss_fn = SpikeCountLossConfig::new(8.0, 1.0);
+    let loss_fn = SpikeCountLossConfig::new(8.0, 1.0).init();
     let first = loss_fn
         .forward(net.forward(x.clone()), y.clone())
         .into_scalar::<f32>();

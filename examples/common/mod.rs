@@ -1,10 +1,14 @@
 //! Command-line options shared by the N-MNIST and Fashion-MNIST examples.
 
+pub mod logger;
+
 use burn::tensor::Device;
+use burn_snn::SrmConfig;
 use burn_snn::data::SpikeData;
-use burn_snn::model::NetworkSpec;
+use burn_snn::model::{Architecture, NetworkSpec};
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
 use burn_snn::train::{ExperimentConfig, OptimizerKind, RunOptions, RunReport, TrainError, train};
-use burn_snn::{Normalization, SrmConfig};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 
@@ -52,7 +56,7 @@ pub struct Common {
     pub preset: Preset,
     /// Architecture: a Table 2 string, or resnet<depth>-pre / resnet<depth>-post (e.g. resnet106-pre).
     #[arg(long)]
-    pub arch: Option<String>,
+    pub arch: Option<Architecture>,
     /// Stage widths of a ResNet, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub widths: Vec<usize>,
@@ -87,9 +91,15 @@ pub struct Common {
     /// (paper: true; the CPU presets, whose few hundred steps lie inside its warm-up: false).
     #[arg(long)]
     pub rectify: Option<bool>,
-    /// PSP time constant τs.
+    /// PSP time constant τs, in steps. Default: the preset's.
     #[arg(long)]
     pub tau_s: Option<f64>,
+    /// Refractory time constant τr, in steps. Default: the preset's.
+    #[arg(long)]
+    pub tau_r: Option<f64>,
+    /// Synapse weight scale. Default: the preset's.
+    #[arg(long)]
+    pub weight_scale: Option<f64>,
     /// λ of the PSP normalization.
     #[arg(long)]
     pub lambda: Option<f64>,
@@ -133,6 +143,10 @@ pub struct Defaults {
     pub widths: &'static [usize],
     /// What `--sweep model` compares by default.
     pub models: &'static [&'static str],
+    /// τs = τr, in steps (Table 1: 10 steps of 1 ms).
+    pub tau: f64,
+    /// Synapse weight scale (Table 1: 10).
+    pub weight_scale: f64,
     /// AdaBelief's rectification: the reference's default (true) for the paper preset. Its
     /// RAdam warm-up scales the adaptive step down (to 3% of the unrectified step at step 6,
     /// 37% at step 300, 92% at step 3,000), so runs of a few hundred steps turn it off.
@@ -166,16 +180,21 @@ impl Common {
 
     /// The experiment: the preset, then every option given.
     pub fn config(&self, presets: Presets) -> (ExperimentConfig, Defaults) {
+        logger::init();
         let d = self.defaults(presets);
-        let steps = self.steps.unwrap_or(d.steps);
         let norm = self.norm.unwrap_or(Normalization::PspLayer);
-        let mut srm = SrmConfig::new();
-        if let Some(tau_s) = self.tau_s {
-            srm = srm.with_tau_s(tau_s);
-        }
-        let config = ExperimentConfig::new(self.arch.clone().unwrap_or((d.arch)(norm)))
+        let settings = LayerSettings::new()
             .with_norm(norm)
-            .with_steps(steps)
+            .with_num_steps(self.steps.unwrap_or(d.steps))
+            .with_srm(
+                SrmConfig::new()
+                    .with_tau_s(self.tau_s.unwrap_or(d.tau))
+                    .with_tau_r(self.tau_r.unwrap_or(d.tau)),
+            )
+            .with_lambda(self.lambda.unwrap_or(0.1))
+            .with_weight_scale(self.weight_scale.unwrap_or(d.weight_scale));
+        let config = ExperimentConfig::new(self.architecture(&d, norm, self.arch.clone()))
+            .with_settings(settings)
             .with_batch_size(self.batch.unwrap_or(d.batch))
             .with_epochs(self.epochs.unwrap_or(d.epochs))
             .with_samples_per_epoch(self.samples_per_epoch.unwrap_or(d.samples_per_epoch))
@@ -187,25 +206,35 @@ impl Common {
             .with_lr(self.lr.unwrap_or(1e-2))
             .with_weight_decay(self.weight_decay.unwrap_or(1e-4))
             .with_rectify(self.rectify.unwrap_or(d.rectify))
-            .with_srm(srm)
-            .with_lambda(self.lambda.unwrap_or(0.1))
-            .with_seed(self.seed.unwrap_or(2022))
-            .with_resnet_widths(if self.widths.is_empty() {
-                d.widths.to_vec()
-            } else {
-                self.widths.clone()
-            });
+            .with_seed(self.seed.unwrap_or(2022));
         (config, d)
+    }
+
+    /// `arch` (default: the preset's network for `norm`), with the ResNet widths of
+    /// `--widths` (default: the preset's).
+    fn architecture(
+        &self,
+        d: &Defaults,
+        norm: Normalization,
+        arch: Option<Architecture>,
+    ) -> Architecture {
+        let arch = arch.unwrap_or_else(|| {
+            (d.arch)(norm)
+                .parse()
+                .expect("a preset's architecture parses")
+        });
+        arch.with_widths(if self.widths.is_empty() {
+            d.widths.to_vec()
+        } else {
+            self.widths.clone()
+        })
     }
 
     pub fn device(&self) -> Device {
         match self.device {
             DeviceArg::Cpu => {
                 burn_snn::memory::keep_freed_memory();
-                #[cfg(feature = "flex")]
-                return Device::flex();
-                #[cfg(not(feature = "flex"))]
-                return Device::default();
+                burn_snn::device::cpu()
             }
             DeviceArg::Wgpu => {
                 #[cfg(feature = "wgpu")]
@@ -264,23 +293,25 @@ impl Common {
                     std::process::exit(2)
                 })
             };
-            let cfg = match sweep {
-                SweepArg::TauS => config
-                    .clone()
-                    .with_srm(config.srm.clone().with_tau_s(number())),
-                SweepArg::Lambda => config.clone().with_lambda(number()),
-                SweepArg::Model => {
-                    let mut cfg = config.clone();
-                    match value.parse::<Normalization>() {
-                        Ok(norm) => {
-                            cfg.norm = norm;
-                            cfg.arch = (defaults.arch)(norm);
-                        }
-                        Err(_) => cfg.arch = value.clone(),
+            let mut cfg = config.clone();
+            let settings = &mut cfg.settings;
+            match sweep {
+                SweepArg::TauS => settings.srm.tau_s = number(),
+                SweepArg::Lambda => settings.lambda = number(),
+                SweepArg::Model => match value.parse::<Normalization>() {
+                    Ok(norm) => {
+                        settings.norm = norm;
+                        cfg.arch = self.architecture(&defaults, norm, None);
                     }
-                    cfg
-                }
-            };
+                    Err(_) => {
+                        let arch = value.parse().unwrap_or_else(|e| {
+                            eprintln!("error: --sweep model: {e}");
+                            std::process::exit(2)
+                        });
+                        cfg.arch = self.architecture(&defaults, settings.norm, Some(arch));
+                    }
+                },
+            }
             let report = self.train_one(
                 &cfg,
                 train_data,
@@ -294,7 +325,10 @@ impl Common {
             let seconds: f64 = report.state.history.iter().map(|r| r.seconds).sum();
             csv.push_str(&format!(
                 "{value},{},{},{:.4},{},{test_acc:.4},{seconds:.0}\n",
-                cfg.arch, cfg.norm, report.state.best_valid_accuracy, report.state.best_epoch
+                cfg.arch,
+                cfg.settings.norm,
+                report.state.best_valid_accuracy,
+                report.state.best_epoch
             ));
             points.push((value.parse::<f64>().unwrap_or(f64::NAN), test_acc));
             curves.push(burn_snn::train::Series {
@@ -323,7 +357,7 @@ impl Common {
                 param,
                 "test accuracy",
                 &[burn_snn::train::Series {
-                    name: config.norm.to_string(),
+                    name: config.settings.norm.to_string(),
                     points,
                 }],
                 None,
@@ -343,19 +377,22 @@ impl Common {
         device: &Device,
         dir: PathBuf,
     ) -> Result<RunReport, TrainError> {
+        let s = &cfg.settings;
         println!(
-            "{} | norm {} | T {} | batch {} | {} epochs × {} samples | {:?} lr {} wd {} | τs {} λ {} | run dir {}",
+            "{} | norm {} | T {} | batch {} | {} epochs × {} samples | {:?} lr {} wd {} | τs {} τr {} λ {} weight scale {} | run dir {}",
             cfg.arch,
-            cfg.norm,
-            cfg.steps,
+            s.norm,
+            s.num_steps,
             cfg.batch_size,
             cfg.epochs,
             cfg.samples_per_epoch,
             cfg.optimizer,
             cfg.lr,
             cfg.weight_decay,
-            cfg.srm.tau_s,
-            cfg.lambda,
+            s.srm.tau_s,
+            s.srm.tau_r,
+            s.lambda,
+            s.weight_scale,
             dir.display()
         );
         let opts = RunOptions {
@@ -373,8 +410,8 @@ fn print_result(cfg: &ExperimentConfig, report: &RunReport) {
     println!(
         "RESULT {} norm={} T={} | best valid {:.2}% (epoch {}) | test {:.2}% | {:.0} s",
         cfg.arch,
-        cfg.norm,
-        cfg.steps,
+        cfg.settings.norm,
+        cfg.steps(),
         100.0 * report.state.best_valid_accuracy,
         report.state.best_epoch,
         100.0 * test,

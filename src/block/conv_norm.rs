@@ -1,4 +1,5 @@
-use crate::norm::{MembraneNorm, MembraneNormConfig, Normalization};
+use crate::neuron::LayerSettings;
+use crate::norm::{MembraneNorm, MembraneNormConfig};
 use crate::synapse::{SynapseConv2d, SynapseConv2dConfig};
 use burn::config::Config;
 use burn::module::Module;
@@ -15,18 +16,11 @@ pub struct ConvNormConfig {
     /// Stride. Default: 1.
     #[config(default = 1)]
     pub stride: usize,
-    /// The network's normalization; only the membrane kinds (BN, BNTT, tdBN) act here.
-    #[config(default = "Normalization::None")]
-    pub norm: Normalization,
-    /// Synapse weight scale. Default: 10.
-    #[config(default = 10.0)]
-    pub weight_scale: f64,
-    /// Time steps (BNTT). Default: 300.
-    #[config(default = 300)]
-    pub num_steps: usize,
-    /// `α·θ` of tdBN. Default: 10.
-    #[config(default = 10.0)]
-    pub threshold_scale: f64,
+    /// The network's settings: the weight scale, and the normalization, which acts here when
+    /// it is a membrane normalization (BN, BNTT with `num_steps`, tdBN with `α·θ = θ`) and is
+    /// ignored otherwise. Default: Table 1 with PSP-LN (so no normalization here).
+    #[config(default = "LayerSettings::new()")]
+    pub settings: LayerSettings,
 }
 
 /// A convolution synapse followed by the network's membrane normalization, if it has one:
@@ -42,15 +36,15 @@ pub struct ConvNorm {
 impl ConvNormConfig {
     /// Initializes the unit.
     pub fn init(&self, device: &Device) -> ConvNorm {
+        let settings = &self.settings;
         ConvNorm {
             conv: SynapseConv2dConfig::new(self.channels, self.kernel_size)
                 .with_stride(self.stride)
-                .with_weight_scale(self.weight_scale)
+                .with_weight_scale(settings.weight_scale)
                 .init(device),
-            norm: self.norm.membrane_kind().map(|kind| {
+            norm: settings.norm.membrane_kind(settings.num_steps).map(|kind| {
                 MembraneNormConfig::new(kind, self.channels[1])
-                    .with_num_steps(self.num_steps)
-                    .with_threshold_scale(self.threshold_scale)
+                    .with_threshold_scale(settings.srm.theta)
                     .init(device)
             }),
         }

@@ -3,21 +3,14 @@
 mod conv_norm;
 mod post;
 mod pre;
+mod residual;
 
 pub use conv_norm::*;
 pub use post::*;
 pub use pre::*;
+pub use residual::*;
 
-use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-
-/// The residual path of a block: the identity, or the projection when shapes change.
-fn shortcut(projection: Option<&ConvNorm>, h: Tensor<5>) -> Tensor<5> {
-    match projection {
-        Some(projection) => projection.forward(h),
-        None => h,
-    }
-}
 
 /// Pre- or post-activation residual blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,23 +1,8 @@
-use super::{ConvNorm, ResidualBlockConfig};
-use crate::model::FiringRates;
+use super::ConvNorm;
+use super::residual::shortcut;
 use crate::neuron::Func;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
-
-impl ResidualBlockConfig {
-    /// Initializes a post-activation block.
-    pub fn init_post(&self, device: &Device) -> PostActivationBlock {
-        let [cin, cout] = self.channels;
-        PostActivationBlock {
-            conv1: self.conv([cin, cout], 3, self.stride, self.weight_scale, device),
-            func1: self.func(cout, device),
-            conv2: self.conv([cout, cout], 3, 1, self.weight_scale, device),
-            func2: self.func(cout, device),
-            // The stream holds normalized PSPs, so the projection is a synapse like the others.
-            shortcut: self.projection(self.weight_scale, device),
-        }
-    }
-}
+use burn::tensor::Tensor;
 
 /// Post-activation residual block (eq. 9): `h_{l+1} = Func(P(h) + Conv(Func(Conv(h))))`.
 ///
@@ -27,6 +12,8 @@ impl ResidualBlockConfig {
 ///   for those baselines);
 /// - `P` is the identity, or a 1×1 convolution synapse with the block's stride (the network's
 ///   weight scale) when the width or the resolution changes.
+///
+/// Built by [`ResidualBlockConfig`](super::ResidualBlockConfig) with [`BlockKind::Post`](super::BlockKind::Post).
 #[derive(Module, Debug)]
 pub struct PostActivationBlock {
     /// First convolution (carries the stride).
@@ -49,23 +36,16 @@ impl PostActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
-        self.forward_recorded(h, &mut None, "")
+        let a1 = self.func1.forward(self.conv1.forward(h.clone()));
+        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward(a1);
+        self.func2.forward(sum)
     }
 
-    /// [`forward`](Self::forward) that records the firing rates of both Funcs as `<name>.1`
-    /// and `<name>.2` when `rates` is `Some`.
-    pub fn forward_recorded(
-        &self,
-        h: Tensor<5>,
-        rates: &mut Option<&mut FiringRates>,
-        name: &str,
-    ) -> Tensor<5> {
-        let a1 =
-            self.func1
-                .forward_recorded(self.conv1.forward(h.clone()), rates, format!("{name}.1"));
-        let g = self.conv2.forward(a1);
-        let skip = super::shortcut(self.shortcut.as_ref(), h);
-        self.func2
-            .forward_recorded(skip + g, rates, format!("{name}.2"))
+    /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
+    pub fn forward_with_rates(&self, h: Tensor<5>) -> (Tensor<5>, [Tensor<1>; 2]) {
+        let (a1, r1) = self.func1.forward_with_rate(self.conv1.forward(h.clone()));
+        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward(a1);
+        let (out, r2) = self.func2.forward_with_rate(sum);
+        (out, [r1, r2])
     }
 }

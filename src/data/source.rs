@@ -31,7 +31,7 @@ pub trait SpikeData: Send + Sync {
         self.batch(indices, device)
     }
 
-    /// Input `[height, width, channels]` of every sample.
+    /// Input `[channels, height, width]` of every sample (the tensor order of dims 2..5).
     fn input_shape(&self) -> [usize; 3];
 
     /// Number of classes.
@@ -51,7 +51,7 @@ pub struct DatasetSource<D, B, I> {
     pub dataset: D,
     /// Turns samples into spike tensors.
     pub batcher: B,
-    /// `[height, width, channels]`.
+    /// `[channels, height, width]`.
     pub input: [usize; 3],
     /// Classes.
     pub classes: usize,

@@ -134,7 +134,7 @@ impl SpikeData for SaccadeShapes {
     }
 
     fn input_shape(&self) -> [usize; 3] {
-        [self.side, self.side, 2]
+        [2, self.side, self.side]
     }
 
     fn classes(&self) -> usize {

@@ -3,10 +3,12 @@
 //! They are differentiable on an autodiff device (`device.autodiff()`), with the backward
 //! passes described on each function, and run on every backend the crate is built with.
 
+mod pool;
 mod psp;
 mod psp_norm;
 mod spike;
 
+pub use pool::*;
 pub use psp::*;
 pub use psp_norm::*;
 pub use spike::*;

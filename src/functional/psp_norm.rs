@@ -1,5 +1,16 @@
-pub use crate::norm::PspNormKind;
 use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// Which set `X` the PSP second moment `E_X[a²]` is taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PspNormKind {
+    /// PSP batch normalization (PSP-BN, eq. 19): one statistic per channel (dim 2) over the
+    /// batch, time and spatial dims.
+    Batch,
+    /// PSP layer normalization (PSP-LN, eq. 20): one statistic per sample (dim 0) over time,
+    /// channels and spatial dims.
+    Layer,
+}
 
 /// PSP normalization (eq. 19–20): `â = a / sqrt(E_X[a²] + λ)`.
 ///

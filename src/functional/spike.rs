@@ -1,5 +1,5 @@
+use crate::SrmConfig;
 use crate::kernels::SnnBackend;
-use crate::neuron::SrmConfig;
 use burn::backend::Dispatch;
 use burn::tensor::Tensor;
 

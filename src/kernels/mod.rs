@@ -6,7 +6,7 @@
 //! | backend | implementation |
 //! |---|---|
 //! | Flex (feature `flex`) | `cpu` loops on the tensor's own storage, parallel over neurons |
-//! | NdArray (feature `ndarray`) | the same [`cpu`] loops, through `TensorData` |
+//! | NdArray (feature `ndarray`) | the same `cpu` loops, through `TensorData` |
 //! | CubeCL / wgpu (feature `wgpu`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!

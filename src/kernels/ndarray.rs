@@ -19,7 +19,9 @@ fn apply<B: Backend, const N: usize>(
     let outputs = match dtype {
         DType::F32 => run_typed::<f32, N>(&data, kernel),
         DType::F64 => run_typed::<f64, N>(&data, kernel),
-        _ => run_typed::<f32, N>(&data.convert::<f32>(), kernel).map(|out| out.convert_dtype(dtype)),
+        _ => {
+            run_typed::<f32, N>(&data.convert::<f32>(), kernel).map(|out| out.convert_dtype(dtype))
+        }
     };
     outputs.map(|out| B::float_from_data(out, &device))
 }

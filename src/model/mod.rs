@@ -1,6 +1,7 @@
-//! Networks: architecture strings, plain and residual networks, decoding, losses, firing
-//! rates.
+//! Networks: architecture strings, plain and residual networks, the model choice of a run,
+//! decoding, losses, firing rates.
 
+mod architecture;
 mod decode;
 mod loss;
 mod network;
@@ -9,6 +10,7 @@ mod rates;
 mod resnet;
 mod spec;
 
+pub use architecture::*;
 pub use decode::*;
 pub use loss::*;
 pub use network::*;

@@ -1,44 +1,32 @@
 //! Plain (non-residual) spiking networks built from an architecture string.
 
 use super::FiringRates;
-use super::spec::{LayerSpec, NetworkSpec, SpecError};
+use super::spec::{LayerSpec, NetworkSpec};
+use crate::SrmConfig;
 use crate::functional::spike;
-use crate::neuron::{Func, FuncConfig, SrmConfig};
+use crate::neuron::{Func, FuncConfig, LayerSettings};
 use crate::norm::{MembraneNorm, MembraneNormConfig, Normalization};
 use crate::synapse::{SynapseConv2d, SynapseConv2dConfig, SynapseDense, SynapseDenseConfig};
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, assert_shape};
 
-/// Configuration of a [`SpikingNetwork`]: an architecture string and the settings shared by
-/// its layers.
+/// Configuration of a [`SpikingNetwork`]: an architecture and the settings shared by its
+/// layers.
 #[derive(Config, Debug)]
 pub struct SpikingNetworkConfig {
-    /// Architecture string (Table 2), e.g. `34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10`.
-    pub spec: String,
-    /// The normalization placed where the string says `n`. Default: PSP-LN.
-    #[config(default = "Normalization::PspLayer")]
-    pub norm: Normalization,
-    /// Neuron parameters. Default: Table 1.
-    #[config(default = "SrmConfig::new()")]
-    pub srm: SrmConfig,
-    /// λ of the PSP normalization. Default: 0.1.
-    #[config(default = 0.1)]
-    pub lambda: f64,
-    /// Synapse weight scale. Default: 10 (Table 1).
-    #[config(default = 10.0)]
-    pub weight_scale: f64,
-    /// Time steps, needed by BNTT (one normalization per step). Default: 300.
-    #[config(default = 300)]
-    pub num_steps: usize,
+    /// The architecture (Table 2), e.g.
+    /// `"34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10".parse()?`.
+    pub spec: NetworkSpec,
+    /// The layers' settings; the normalization goes where the string says `n`. Default:
+    /// Table 1 with PSP-LN.
+    #[config(default = "LayerSettings::new()")]
+    pub settings: LayerSettings,
 }
 
-/// Why a network cannot be built.
+/// Why a network cannot be built from a valid architecture string.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
-    /// The architecture string is malformed.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
     /// The string's `n` markers do not fit the chosen normalization.
     #[error(
         "layer {layer} ({token}) asks for a {placement} normalization, but the network's normalization is {norm}"
@@ -153,14 +141,15 @@ pub struct SpikingNetwork {
 }
 
 impl SpikingNetworkConfig {
-    /// Builds the network, or says why the string or its normalization is wrong.
+    /// Builds the network, or says why the string's markers do not fit the normalization.
     pub fn try_init(&self, device: &Device) -> Result<SpikingNetwork, NetworkError> {
-        let spec = NetworkSpec::parse(&self.spec)?;
-        let [mut h, mut w, mut c] = spec.input;
+        let settings = &self.settings;
+        let norm = settings.norm;
+        let [mut c, mut h, mut w] = self.spec.input();
         let mut flat: Option<usize> = None;
         let mut pool = 1;
         let mut layers = Vec::new();
-        for (i, layer) in spec.layers.iter().enumerate() {
+        for (i, layer) in self.spec.layers().iter().enumerate() {
             let (psp_norm, membrane_norm) = match *layer {
                 LayerSpec::Pool { size } => {
                     pool *= size;
@@ -183,21 +172,24 @@ impl SpikingNetworkConfig {
                 layer: i + 1,
                 token: layer.to_string(),
                 placement,
-                norm: self.norm,
+                norm,
             };
-            if psp_norm && self.norm.psp_kind().is_none() && self.norm != Normalization::None {
+            if psp_norm && norm.psp_kind().is_none() && norm != Normalization::None {
                 return Err(mismatch("PSP"));
             }
-            if membrane_norm
-                && self.norm.membrane_kind().is_none()
-                && self.norm != Normalization::None
-            {
+            if membrane_norm && !norm.is_membrane() && norm != Normalization::None {
                 return Err(mismatch("membrane"));
             }
+            // The network's normalization where the string marks it, none elsewhere.
+            let marked = |on: bool| {
+                if on {
+                    settings.clone()
+                } else {
+                    settings.clone().with_norm(Normalization::None)
+                }
+            };
             let func = FuncConfig::new(flat.unwrap_or(c))
-                .with_norm(if psp_norm { self.norm.psp_kind() } else { None })
-                .with_srm(self.srm.clone())
-                .with_lambda(self.lambda)
+                .with_settings(marked(psp_norm))
                 .with_pool(pool)
                 .init(device);
             pool = 1;
@@ -210,7 +202,7 @@ impl SpikingNetworkConfig {
                 } => {
                     let conv = SynapseConv2dConfig::new([c, channels], kernel)
                         .with_stride(stride)
-                        .with_weight_scale(self.weight_scale)
+                        .with_weight_scale(settings.weight_scale)
                         .init(device);
                     h = h.div_ceil(stride);
                     w = w.div_ceil(stride);
@@ -221,32 +213,30 @@ impl SpikingNetworkConfig {
                     let inputs = flat.unwrap_or(c * h * w);
                     flat = Some(units);
                     let dense = SynapseDenseConfig::new(inputs, units)
-                        .with_weight_scale(self.weight_scale)
+                        .with_weight_scale(settings.weight_scale)
                         .init(device);
                     (Synapse::Dense(dense), units)
                 }
                 LayerSpec::Pool { .. } => unreachable!("handled above"),
             };
-            let membrane_norm = match (membrane_norm, self.norm.membrane_kind()) {
-                (true, Some(kind)) => Some(
+            let membrane_norm = marked(membrane_norm)
+                .norm
+                .membrane_kind(settings.num_steps)
+                .map(|kind| {
                     MembraneNormConfig::new(kind, out_channels)
-                        .with_num_steps(self.num_steps)
-                        .with_threshold_scale(self.srm.theta)
-                        .init(device),
-                ),
-                _ => None,
-            };
+                        .with_threshold_scale(settings.srm.theta)
+                        .init(device)
+                });
             layers.push(SpikingLayer {
                 func,
                 synapse,
                 membrane_norm,
             });
         }
-        let [ih, iw, ic] = spec.input;
         Ok(SpikingNetwork {
             layers,
-            srm: self.srm.clone(),
-            input: [ic, ih, iw],
+            srm: settings.srm.clone(),
+            input: self.spec.input(),
         })
     }
 
@@ -265,35 +255,45 @@ impl SpikingNetwork {
     ///
     /// # Shapes
     ///
-    /// - `input`: `[batch, time, channels, height, width]`
+    /// - `input`: `[batch, time, channels, height, width]`, `[channels, height, width]` as
+    ///   the architecture string says
     /// - output: `[batch, time, classes]`
     pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
-        self.run(input, None)
+        self.run::<false>(input).0
     }
 
-    /// Output spikes and the mean firing rate of every spiking layer (hidden and output), in
-    /// spikes per neuron per step, detached from the graph. The model is unchanged.
+    /// Output spikes and the mean firing rate of every spiking layer (hidden layers as
+    /// `layer<i>`, then `output`), in spikes per neuron per step, detached from the graph,
+    /// from the spikes the forward pass computes anyway. The model is unchanged.
     ///
     /// # Shapes
     ///
     /// - `input`: `[batch, time, channels, height, width]`
     /// - output: `[batch, time, classes]`
     pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
-        let mut rates = FiringRates::default();
-        let out = self.run(input, Some(&mut rates));
-        (out, rates)
+        let (out, rates) = self.run::<true>(input);
+        let mut named = FiringRates::default();
+        let last = rates.len().saturating_sub(1);
+        for (i, rate) in rates.into_iter().enumerate() {
+            if i == last {
+                named.push("output", rate);
+            } else {
+                named.push(format!("layer{}", i + 1), rate);
+            }
+        }
+        (out, named)
     }
 
-    fn run(&self, input: Tensor<5>, mut rates: Option<&mut FiringRates>) -> Tensor<3> {
-        let [_, _, c, h, w] = input.dims();
-        assert!(
-            [c, h, w] == self.input,
-            "SpikingNetwork: expected input [batch, time, {}, {}, {}], got shape {:?}",
-            self.input[0],
-            self.input[1],
-            self.input[2],
-            input.dims()
-        );
+    /// The forward pass; with `RECORD`, also the rate of every spike stage, in order.
+    fn run<const RECORD: bool>(&self, input: Tensor<5>) -> (Tensor<3>, Vec<Tensor<1>>) {
+        let [c, h, w] = self.input;
+        assert_shape!(input, [_, _, c, h, w]);
+        let mut rates = Vec::new();
+        let mut record = |s: &Activation| {
+            if RECORD {
+                rates.push(s.mean().detach());
+            }
+        };
         let mut x = Activation::Map(input);
         for (i, layer) in self.layers.iter().enumerate() {
             let s = if i == 0 {
@@ -303,16 +303,14 @@ impl SpikingNetwork {
                     Activation::Map(v) => Activation::Map(layer.func.spikes(v)),
                     Activation::Flat(v) => Activation::Flat(layer.func.spikes(v)),
                 };
-                if let Some(rates) = rates.as_deref_mut() {
-                    rates.push(format!("layer{i}"), s.mean().detach());
-                }
+                record(&s);
                 s
             };
             x = layer.forward_spikes(s);
         }
-        let out = spike(x.flat(), &self.srm);
-        FiringRates::record(&mut rates, "output", &out);
-        out
+        let out = Activation::Flat(spike(x.flat(), &self.srm));
+        record(&out);
+        (out.flat(), rates)
     }
 }
 
@@ -322,6 +320,12 @@ mod tests {
     use crate::model::{PaperDataset, table2_arch};
     use crate::test_util::*;
     use burn::tensor::Distribution;
+
+    fn settings(norm: Normalization, num_steps: usize) -> LayerSettings {
+        LayerSettings::new()
+            .with_norm(norm)
+            .with_num_steps(num_steps)
+    }
 
     #[test]
     fn table2_network_shapes_for_every_normalization() {
@@ -333,9 +337,8 @@ mod tests {
                 }
                 _ => "12x12x2-n8c3-{n16c3}*2-p2-n16c3-10",
             };
-            let net = SpikingNetworkConfig::new(spec.into())
-                .with_norm(norm)
-                .with_num_steps(6)
+            let net = SpikingNetworkConfig::new(spec.parse().unwrap())
+                .with_settings(settings(norm, 6))
                 .init(&device);
             assert_eq!(net.layers.len(), 5);
             let input =
@@ -365,9 +368,8 @@ mod tests {
                 let spec = table2_arch(dataset, norm);
                 let parsed = NetworkSpec::parse(spec).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!((parsed.depth(), parsed.classes()), (13, 10), "{spec}");
-                let net = SpikingNetworkConfig::new(spec.to_string())
-                    .with_norm(norm)
-                    .with_num_steps(4)
+                let net = SpikingNetworkConfig::new(parsed.clone())
+                    .with_settings(settings(norm, 4))
                     .init(&device);
                 assert_eq!(net.layers.len(), 13, "{spec}");
                 let psp_norms = net.layers.iter().filter(|l| l.func.norm.is_some()).count();
@@ -376,13 +378,13 @@ mod tests {
                     .iter()
                     .filter(|l| l.membrane_norm.is_some())
                     .count();
-                let want = match (norm.psp_kind(), norm.membrane_kind()) {
+                let want = match (norm.psp_kind(), norm.is_membrane()) {
                     (Some(_), _) => (12, 0),
-                    (_, Some(_)) => (0, 12),
+                    (_, true) => (0, 12),
                     _ => (0, 0),
                 };
                 assert_eq!((psp_norms, membrane_norms), want, "{spec} with {norm}");
-                let [h, w, c] = parsed.input;
+                let [c, h, w] = parsed.input();
                 let out = net.forward(Tensor::zeros([1, 4, c, h, w], &device));
                 assert_eq!(out.dims(), [1, 4, 10], "{spec}");
             }
@@ -396,25 +398,38 @@ mod tests {
 
     #[test]
     fn markers_must_fit_the_normalization() {
-        let err = SpikingNetworkConfig::new("8x8x1-n4c3-8c3n-2".into())
-            .with_norm(Normalization::Bn)
+        let spec: NetworkSpec = "8x8x1-n4c3-8c3n-2".parse().unwrap();
+        let err = SpikingNetworkConfig::new(spec.clone())
+            .with_settings(settings(Normalization::Bn, 4))
             .try_init(&device())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
             "layer 1 (n4c3) asks for a PSP normalization, but the network's normalization is bn"
         );
-        let err = SpikingNetworkConfig::new("8x8x1-n4c3-8c3-".into())
+        let err = SpikingNetworkConfig::new(spec)
+            .with_settings(settings(Normalization::PspBatch, 4))
             .try_init(&device())
             .unwrap_err();
-        assert!(matches!(err, NetworkError::Spec(_)));
+        assert_eq!(
+            err.to_string(),
+            "layer 2 (8c3n) asks for a membrane normalization, but the network's normalization is psp-bn"
+        );
     }
 
     #[test]
     fn dense_only_network_on_flat_input() {
         let device = device();
-        let net = SpikingNetworkConfig::new("1x1x20-n32-n4".into()).init(&device);
+        let net = SpikingNetworkConfig::new("1x1x20-n32-n4".parse().unwrap()).init(&device);
         let out = net.forward(Tensor::zeros([3, 7, 20, 1, 1], &device));
         assert_eq!(out.dims(), [3, 7, 4]);
+    }
+
+    #[test]
+    #[should_panic(expected = "axis 2 expected 2, got 3 (dims [1, 2, 3, 4, 4])")]
+    fn the_input_shape_is_checked() {
+        let device = device();
+        let net = SpikingNetworkConfig::new("4x4x2-n4c3-3".parse().unwrap()).init(&device);
+        net.forward(Tensor::zeros([1, 2, 3, 4, 4], &device));
     }
 }

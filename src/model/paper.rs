@@ -27,13 +27,13 @@ impl PaperDataset {
 /// | none | `34x34x2-8c3-{16c3}*5-16c3-{32c3}*5-10` | `34x34-16c3-{32c3}*5-32c3-{64c3}*5-10` |
 ///
 /// ```
-/// use burn_snn::Normalization;
+/// use burn_snn::norm::Normalization;
 /// use burn_snn::model::{NetworkSpec, PaperDataset, table2_arch};
 ///
 /// let arch = table2_arch(PaperDataset::FashionMnist, Normalization::PspLayer);
 /// assert_eq!(arch, "34x34-n16c3-{n32c3}*5-n32c3-{n64c3}*5-10");
 /// let spec = NetworkSpec::parse(arch).unwrap();
-/// assert_eq!((spec.input, spec.depth()), ([34, 34, 1], 13));
+/// assert_eq!((spec.input(), spec.depth()), ([1, 34, 34], 13));
 /// ```
 pub fn table2_arch(dataset: PaperDataset, norm: Normalization) -> &'static str {
     use Normalization::*;
@@ -81,16 +81,16 @@ mod tests {
             for norm in Normalization::ALL {
                 let spec = NetworkSpec::parse(table2_arch(dataset, norm)).unwrap();
                 let (input, first_width) = match dataset {
-                    PaperDataset::Nmnist => ([34, 34, 2], 8),
-                    PaperDataset::FashionMnist => ([34, 34, 1], 16),
+                    PaperDataset::Nmnist => ([2, 34, 34], 8),
+                    PaperDataset::FashionMnist => ([1, 34, 34], 16),
                 };
-                assert_eq!(spec.input, input);
+                assert_eq!(spec.input(), input);
                 assert_eq!((spec.depth(), spec.classes()), (13, 10));
-                let widths: Vec<String> = spec.layers.iter().map(|l| l.to_string()).collect();
+                let widths: Vec<String> = spec.layers().iter().map(|l| l.to_string()).collect();
                 let w = |k: usize| first_width * k;
-                let layer = |c: usize| match (norm.psp_kind(), norm.membrane_kind()) {
+                let layer = |c: usize| match (norm.psp_kind(), norm.is_membrane()) {
                     (Some(_), _) => format!("n{c}c3"),
-                    (_, Some(_)) => format!("{c}c3n"),
+                    (_, true) => format!("{c}c3n"),
                     _ => format!("{c}c3"),
                 };
                 let mut want = vec![layer(w(1))];

@@ -11,20 +11,9 @@ pub struct FiringRates {
 }
 
 impl FiringRates {
-    /// Records a layer's rate.
-    pub fn push(&mut self, name: String, rate: Tensor<1>) {
-        self.layers.push((name, rate));
-    }
-
-    /// Records the mean of `spikes` under `name` when `rates` is `Some` (a recording pass).
-    pub fn record<const D: usize>(
-        rates: &mut Option<&mut FiringRates>,
-        name: impl Into<String>,
-        spikes: &Tensor<D>,
-    ) {
-        if let Some(rates) = rates.as_deref_mut() {
-            rates.push(name.into(), spikes.clone().mean().detach());
-        }
+    /// Adds a layer's rate.
+    pub fn push(&mut self, name: impl Into<String>, rate: Tensor<1>) {
+        self.layers.push((name.into(), rate));
     }
 
     /// Layer names, in order.

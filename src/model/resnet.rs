@@ -1,16 +1,14 @@
 //! Residual spiking networks (the paper's Table 3: ResNet-106, pre- and post-activation).
 
 use super::FiringRates;
-use crate::block::{
-    BlockKind, ConvNorm, PostActivationBlock, PreActivationBlock, ResidualBlockConfig,
-};
+use crate::SrmConfig;
+use crate::block::{BlockKind, ConvNorm, ConvNormConfig, ResidualBlock, ResidualBlockConfig};
 use crate::functional::spike;
-use crate::neuron::{Func, SrmConfig};
-use crate::norm::Normalization;
+use crate::neuron::{Func, FuncConfig, LayerSettings};
 use crate::synapse::{SynapseDense, SynapseDenseConfig};
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, assert_shape};
 
 /// Configuration of a [`SpikingResNet`].
 ///
@@ -24,8 +22,8 @@ pub struct SpikingResNetConfig {
     pub depth: usize,
     /// Pre- or post-activation blocks.
     pub kind: BlockKind,
-    /// Input `[height, width, channels]`. Default: N-MNIST's `[34, 34, 2]`.
-    #[config(default = "[34, 34, 2]")]
+    /// Input `[channels, height, width]`. Default: N-MNIST's `[2, 34, 34]`.
+    #[config(default = "[2, 34, 34]")]
     pub input: [usize; 3],
     /// Classes. Default: 10.
     #[config(default = 10)]
@@ -33,30 +31,35 @@ pub struct SpikingResNetConfig {
     /// Channels of each stage (the stem has the first). Default: `[16, 32]`.
     #[config(default = "vec![16, 32]")]
     pub widths: Vec<usize>,
-    /// Normalization. Default: PSP-LN.
-    #[config(default = "Normalization::PspLayer")]
-    pub norm: Normalization,
-    /// Neuron parameters. Default: Table 1.
-    #[config(default = "SrmConfig::new()")]
-    pub srm: SrmConfig,
-    /// λ of the PSP normalization. Default: 0.1.
-    #[config(default = 0.1)]
-    pub lambda: f64,
-    /// Synapse weight scale. Default: 10.
-    #[config(default = 10.0)]
-    pub weight_scale: f64,
-    /// Time steps (BNTT). Default: 300.
-    #[config(default = 300)]
-    pub num_steps: usize,
+    /// The layers' settings. Default: Table 1 with PSP-LN.
+    #[config(default = "LayerSettings::new()")]
+    pub settings: LayerSettings,
 }
 
-/// A residual block of either kind.
-#[derive(Module, Debug)]
-pub enum ResidualBlock {
-    /// Pre-activation (eq. 8).
-    Pre(PreActivationBlock),
-    /// Post-activation (eq. 9).
-    Post(PostActivationBlock),
+/// Why a [`SpikingResNetConfig`] cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResNetError {
+    /// The depth is odd or below 4.
+    #[error("ResNet depth must be even and >= 4 (1 stem + 2 per block + 1 classifier), got {0}")]
+    Depth(usize),
+    /// More stages than blocks, or no stage.
+    #[error("a ResNet of {blocks} blocks needs between 1 and {blocks} stage widths, got {stages}")]
+    Stages {
+        /// Residual blocks.
+        blocks: usize,
+        /// Stage widths given.
+        stages: usize,
+    },
+    /// A zero in the input shape, the class count or the widths.
+    #[error("ResNet sizes must be non-zero: input {input:?}, classes {classes}, widths {widths:?}")]
+    Size {
+        /// Input `[channels, height, width]`.
+        input: [usize; 3],
+        /// Classes.
+        classes: usize,
+        /// Stage widths.
+        widths: Vec<usize>,
+    },
 }
 
 /// A residual spiking network.
@@ -82,48 +85,49 @@ pub struct SpikingResNet {
     /// Output neurons.
     #[module(skip)]
     pub srm: SrmConfig,
+    /// Input `[channels, height, width]`.
+    pub input: [usize; 3],
 }
 
 impl SpikingResNetConfig {
-    /// Residual blocks in each stage.
-    ///
-    /// # Panics
-    ///
-    /// If `depth` is odd or below 4, or there are more stages than blocks.
-    pub fn blocks_per_stage(&self) -> Vec<usize> {
-        assert!(
-            self.depth >= 4 && self.depth.is_multiple_of(2),
-            "SpikingResNetConfig: depth must be even and >= 4 (1 stem + 2 per block + 1 classifier), got {}",
-            self.depth
-        );
+    /// Residual blocks in each stage, or why the depth and widths do not fit.
+    pub fn blocks_per_stage(&self) -> Result<Vec<usize>, ResNetError> {
+        if self.depth < 4 || !self.depth.is_multiple_of(2) {
+            return Err(ResNetError::Depth(self.depth));
+        }
         let blocks = (self.depth - 2) / 2;
         let stages = self.widths.len();
-        assert!(
-            stages > 0 && stages <= blocks,
-            "SpikingResNetConfig: need between 1 and {blocks} stage widths, got {stages}"
-        );
-        (0..stages)
+        if stages == 0 || stages > blocks {
+            return Err(ResNetError::Stages { blocks, stages });
+        }
+        Ok((0..stages)
             .map(|i| blocks / stages + usize::from(i < blocks % stages))
-            .collect()
+            .collect())
     }
 
-    /// Initializes the network.
-    pub fn init(&self, device: &Device) -> SpikingResNet {
-        let per_stage = self.blocks_per_stage();
-        let [mut h, mut w, c] = self.input;
-        let block = |channels: [usize; 2], stride: usize| {
-            ResidualBlockConfig::new(channels)
-                .with_stride(stride)
-                .with_norm(self.norm)
-                .with_srm(self.srm.clone())
-                .with_lambda(self.lambda)
-                .with_weight_scale(self.weight_scale)
-                .with_num_steps(self.num_steps)
+    /// Builds the network, or says why the configuration cannot be built.
+    pub fn try_init(&self, device: &Device) -> Result<SpikingResNet, ResNetError> {
+        let per_stage = self.blocks_per_stage()?;
+        if self.input.contains(&0) || self.classes == 0 || self.widths.contains(&0) {
+            return Err(ResNetError::Size {
+                input: self.input,
+                classes: self.classes,
+                widths: self.widths.clone(),
+            });
+        }
+        let settings = &self.settings;
+        let [c, mut h, mut w] = self.input;
+        let func = |channels| {
+            FuncConfig::new(channels)
+                .with_settings(settings.clone())
+                .init(device)
         };
         let first = self.widths[0];
-        let stem_cfg = block([c, first], 1);
-        let input_func = stem_cfg.func(c, device);
-        let stem = stem_cfg.conv([c, first], 3, 1, self.weight_scale, device);
+        // Initialization order (stem, blocks, classifier) fixes what a seed draws.
+        let input_func = func(c);
+        let stem = ConvNormConfig::new([c, first])
+            .with_settings(settings.clone())
+            .init(device);
         let mut blocks = Vec::new();
         let mut width = first;
         for (stage, (&out, &count)) in self.widths.iter().zip(&per_stage).enumerate() {
@@ -133,26 +137,37 @@ impl SpikingResNetConfig {
                     h = h.div_ceil(2);
                     w = w.div_ceil(2);
                 }
-                let cfg = block([width, out], stride);
-                blocks.push(match self.kind {
-                    BlockKind::Pre => ResidualBlock::Pre(cfg.init_pre(device)),
-                    BlockKind::Post => ResidualBlock::Post(cfg.init_post(device)),
-                });
+                blocks.push(
+                    ResidualBlockConfig::new(self.kind, [width, out])
+                        .with_stride(stride)
+                        .with_settings(settings.clone())
+                        .init(device),
+                );
                 width = out;
             }
         }
-        let last = block([width, width], 1);
-        SpikingResNet {
+        Ok(SpikingResNet {
             input_func,
             stem,
-            stem_func: (self.kind == BlockKind::Post).then(|| stem_cfg.func(first, device)),
+            stem_func: (self.kind == BlockKind::Post).then(|| func(first)),
             blocks,
-            head_func: (self.kind == BlockKind::Pre).then(|| last.func(width, device)),
+            head_func: (self.kind == BlockKind::Pre).then(|| func(width)),
             classifier: SynapseDenseConfig::new(width * h * w, self.classes)
-                .with_weight_scale(self.weight_scale)
+                .with_weight_scale(settings.weight_scale)
                 .init(device),
-            srm: self.srm.clone(),
-        }
+            srm: settings.srm.clone(),
+            input: self.input,
+        })
+    }
+
+    /// Builds the network.
+    ///
+    /// # Panics
+    ///
+    /// With the message of [`try_init`](Self::try_init)'s error.
+    pub fn init(&self, device: &Device) -> SpikingResNet {
+        self.try_init(device)
+            .unwrap_or_else(|err| panic!("SpikingResNetConfig: {err}"))
     }
 }
 
@@ -166,42 +181,66 @@ impl SpikingResNet {
     ///
     /// # Shapes
     ///
-    /// - `input`: `[batch, time, channels, height, width]`
+    /// - `input`: `[batch, time, channels, height, width]` with the configured
+    ///   `[channels, height, width]`
     /// - output: `[batch, time, classes]`
     pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
-        self.run(input, None)
+        self.check_input(&input);
+        let mut h = self.stem.forward(self.input_func.forward_spikes(input));
+        if let Some(func) = &self.stem_func {
+            h = func.forward(h);
+        }
+        for block in &self.blocks {
+            h = block.forward(h);
+        }
+        if let Some(func) = &self.head_func {
+            h = func.forward(h);
+        }
+        self.classify(h)
     }
 
     /// Output spikes and the mean firing rate of every Func (stem, both Funcs of each block as
     /// `block<i>.1` / `block<i>.2`, head) and of the output layer, from the spikes the forward
     /// pass computes anyway. The model is unchanged.
+    ///
+    /// # Shapes
+    ///
+    /// As [`forward`](Self::forward).
     pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
+        self.check_input(&input);
         let mut rates = FiringRates::default();
-        let out = self.run(input, Some(&mut rates));
+        let mut h = self.stem.forward(self.input_func.forward_spikes(input));
+        if let Some(func) = &self.stem_func {
+            let (out, rate) = func.forward_with_rate(h);
+            rates.push("stem", rate);
+            h = out;
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            let (out, [r1, r2]) = block.forward_with_rates(h);
+            rates.push(format!("block{}.1", i + 1), r1);
+            rates.push(format!("block{}.2", i + 1), r2);
+            h = out;
+        }
+        if let Some(func) = &self.head_func {
+            let (out, rate) = func.forward_with_rate(h);
+            rates.push("head", rate);
+            h = out;
+        }
+        let out = self.classify(h);
+        rates.push("output", out.clone().mean().detach());
         (out, rates)
     }
 
-    fn run(&self, input: Tensor<5>, mut rates: Option<&mut FiringRates>) -> Tensor<3> {
-        let rates = &mut rates;
-        let mut h = self.stem.forward(self.input_func.forward_spikes(input));
-        if let Some(func) = &self.stem_func {
-            h = func.forward_recorded(h, rates, "stem");
-        }
-        for (i, block) in self.blocks.iter().enumerate() {
-            let name = format!("block{}", i + 1);
-            h = match block {
-                ResidualBlock::Pre(block) => block.forward_recorded(h, rates, &name),
-                ResidualBlock::Post(block) => block.forward_recorded(h, rates, &name),
-            };
-        }
-        if let Some(func) = &self.head_func {
-            h = func.forward_recorded(h, rates, "head");
-        }
+    fn check_input(&self, input: &Tensor<5>) {
+        let [c, h, w] = self.input;
+        assert_shape!(input, [_, _, c, h, w]);
+    }
+
+    /// Flatten, dense classifier, output spikes.
+    fn classify(&self, h: Tensor<5>) -> Tensor<3> {
         let [b, t, c, hh, ww] = h.dims();
         let v = self.classifier.forward(h.reshape([b, t, c * hh * ww]));
-        let out = spike(v, &self.srm);
-        FiringRates::record(rates, "output", &out);
-        out
+        spike(v, &self.srm)
     }
 }
 
@@ -216,9 +255,9 @@ mod tests {
         let device = device();
         for kind in [BlockKind::Pre, BlockKind::Post] {
             let cfg = SpikingResNetConfig::new(106, kind)
-                .with_input([8, 8, 2])
+                .with_input([2, 8, 8])
                 .with_widths(vec![4, 8]);
-            assert_eq!(cfg.blocks_per_stage(), vec![26, 26]);
+            assert_eq!(cfg.blocks_per_stage(), Ok(vec![26, 26]));
             let net = cfg.init(&device);
             assert_eq!(net.depth(), 106);
             let out = net.forward(Tensor::random(
@@ -236,7 +275,7 @@ mod tests {
         let input = Tensor::<5>::random([2, 10, 2, 8, 8], Distribution::Bernoulli(0.3), &device);
         for (kind, first) in [(BlockKind::Pre, "block1.1"), (BlockKind::Post, "stem")] {
             let net = SpikingResNetConfig::new(6, kind)
-                .with_input([8, 8, 2])
+                .with_input([2, 8, 8])
                 .with_widths(vec![4])
                 .init(&device);
             let (out, rates) = net.forward_with_rates(input.clone());
@@ -259,7 +298,7 @@ mod tests {
     fn deep_preactivation_gradient_reaches_the_first_layer() {
         let device = device().autodiff();
         let net = SpikingResNetConfig::new(40, BlockKind::Pre)
-            .with_input([8, 8, 2])
+            .with_input([2, 8, 8])
             .with_widths(vec![4, 8])
             .with_classes(3)
             .init(&device);
@@ -282,10 +321,34 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(
-        expected = "SpikingResNetConfig: depth must be even and >= 4 (1 stem + 2 per block + 1 classifier), got 105"
-    )]
-    fn odd_depth_panics() {
-        SpikingResNetConfig::new(105, BlockKind::Pre).blocks_per_stage();
+    fn bad_depths_widths_and_inputs_are_errors() {
+        let device = device();
+        let err = |cfg: SpikingResNetConfig| cfg.try_init(&device).unwrap_err();
+        assert_eq!(
+            err(SpikingResNetConfig::new(105, BlockKind::Pre)).to_string(),
+            "ResNet depth must be even and >= 4 (1 stem + 2 per block + 1 classifier), got 105"
+        );
+        assert_eq!(
+            err(SpikingResNetConfig::new(6, BlockKind::Pre).with_widths(vec![4, 8, 16])),
+            ResNetError::Stages {
+                blocks: 2,
+                stages: 3
+            }
+        );
+        assert!(matches!(
+            err(SpikingResNetConfig::new(6, BlockKind::Post).with_input([2, 0, 8])),
+            ResNetError::Size { .. }
+        ));
+    }
+
+    #[test]
+    #[should_panic(expected = "axis 3 expected 8, got 9 (dims [1, 2, 2, 9, 8])")]
+    fn the_input_shape_is_checked() {
+        let device = device();
+        let net = SpikingResNetConfig::new(4, BlockKind::Pre)
+            .with_input([2, 8, 8])
+            .with_widths(vec![4])
+            .init(&device);
+        net.forward(Tensor::zeros([1, 2, 2, 9, 8], &device));
     }
 }

@@ -50,13 +50,17 @@ pub enum LayerSpec {
     },
 }
 
-/// A parsed architecture string: the input shape and the expanded layer list.
+/// A parsed, valid architecture string: the input shape and the expanded layer list.
+///
+/// Only [`parse`](Self::parse) makes one, so every value is a network that can be built: a
+/// non-empty input, non-zero sizes, pooling windows that fit, and a dense output layer. It
+/// serializes as its string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NetworkSpec {
-    /// Input `[height, width, channels]`.
-    pub input: [usize; 3],
+    /// Input `[channels, height, width]`.
+    input: [usize; 3],
     /// The layers, groups expanded.
-    pub layers: Vec<LayerSpec>,
+    layers: Vec<LayerSpec>,
 }
 
 /// Why an architecture string is malformed.
@@ -88,12 +92,22 @@ impl NetworkSpec {
         Ok(parsed)
     }
 
+    /// Input `[channels, height, width]` (the string writes `HxWxC`).
+    pub fn input(&self) -> [usize; 3] {
+        self.input
+    }
+
+    /// The layers, groups expanded.
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
     /// The same network with every hidden synapse layer marked for `norm`: a leading `n` for
     /// the PSP normalizations, a trailing `n` for the membrane ones, none for
     /// [`Normalization::None`]. The output layer stays unmarked, as in Table 2.
     ///
     /// ```
-    /// use burn_snn::Normalization;
+    /// use burn_snn::norm::Normalization;
     /// use burn_snn::model::NetworkSpec;
     ///
     /// let spec = NetworkSpec::parse("34x34x2-n8c3-p2-n16c3-10").unwrap();
@@ -102,7 +116,7 @@ impl NetworkSpec {
     /// ```
     pub fn with_norm_markers(mut self, norm: Normalization) -> Self {
         let psp = norm.psp_kind().is_some();
-        let membrane = norm.membrane_kind().is_some();
+        let membrane = norm.is_membrane();
         let last = self.layers.len().saturating_sub(1);
         for layer in &mut self.layers[..last] {
             if let LayerSpec::Conv {
@@ -141,7 +155,7 @@ impl NetworkSpec {
 
     fn validate(&self, parser: &Parser) -> Result<(), SpecError> {
         let end = parser.chars.len();
-        let [h, w, c] = self.input;
+        let [c, h, w] = self.input;
         if h == 0 || w == 0 || c == 0 {
             return Err(parser.error_at(0, "a non-zero input size", &format!("{h}x{w}x{c}")));
         }
@@ -229,12 +243,25 @@ impl fmt::Display for LayerSpec {
 impl fmt::Display for NetworkSpec {
     /// The canonical string: `x` separators, groups expanded.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [h, w, c] = self.input;
+        let [c, h, w] = self.input;
         write!(f, "{h}x{w}x{c}")?;
         for layer in &self.layers {
             write!(f, "-{layer}")?;
         }
         Ok(())
+    }
+}
+
+impl serde::Serialize for NetworkSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NetworkSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -328,7 +355,7 @@ impl Parser<'_> {
             self.item(&mut layers)?;
         }
         Ok(NetworkSpec {
-            input: [h, w, c],
+            input: [c, h, w],
             layers,
         })
     }
@@ -413,7 +440,7 @@ mod tests {
     #[test]
     fn parses_the_papers_nmnist_string() {
         let spec = NetworkSpec::parse("34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10").unwrap();
-        assert_eq!(spec.input, [34, 34, 2]);
+        assert_eq!(spec.input(), [2, 34, 34]);
         assert_eq!(spec.depth(), 13);
         assert_eq!(spec.classes(), 10);
         let mut want = vec![conv(8, true)];
@@ -424,15 +451,15 @@ mod tests {
             psp_norm: false,
             membrane_norm: false,
         });
-        assert_eq!(spec.layers, want);
+        assert_eq!(spec.layers(), want);
     }
 
     #[test]
     fn norm_placement_separators_pooling_and_hidden_dense() {
         let spec = NetworkSpec::parse("34×34×1-8c3n-{16c3s2n-p2}×2-n128n-n10").unwrap();
         assert_eq!(
-            spec.layers,
-            vec![
+            spec.layers(),
+            [
                 LayerSpec::Conv {
                     channels: 8,
                     kernel: 3,
@@ -482,6 +509,9 @@ mod tests {
             let spec = NetworkSpec::parse(s).unwrap();
             let again = NetworkSpec::parse(&spec.to_string()).unwrap();
             assert_eq!(spec, again, "{s} -> {spec}");
+            let json = serde_json::to_string(&spec).unwrap();
+            assert_eq!(json, format!("{:?}", spec.to_string()));
+            assert_eq!(serde_json::from_str::<NetworkSpec>(&json).unwrap(), spec);
         }
     }
 
@@ -501,7 +531,17 @@ mod tests {
             psp_norm: false,
             membrane_norm: false,
         };
-        assert_eq!(spec.layers, vec![c, c, pool, c, c, pool, dense]);
+        assert_eq!(spec.layers(), [c, c, pool, c, c, pool, dense]);
+    }
+
+    #[test]
+    fn an_invalid_string_does_not_deserialize() {
+        let err = serde_json::from_str::<NetworkSpec>("\"34x34x2-n8c3\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected a dense layer (the class count) at the end"),
+            "{err}"
+        );
     }
 
     fn err(s: &str) -> SpecError {

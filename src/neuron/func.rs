@@ -1,9 +1,9 @@
 //! The Func layer of the paper (Fig. 3c): Spike → PSP → Norm.
 
-use crate::functional::{psp, spike};
-use crate::neuron::SrmConfig;
-use crate::norm::{PspNorm, PspNormConfig, PspNormKind};
-use crate::synapse::pool_psp;
+use super::LayerSettings;
+use crate::SrmConfig;
+use crate::functional::{pool_psp, psp, spike};
+use crate::norm::{PspNorm, PspNormConfig};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -13,15 +13,11 @@ use burn::tensor::{Device, Tensor};
 pub struct FuncConfig {
     /// Channels (dim 2) of the potentials it receives.
     pub channels: usize,
-    /// PSP normalization, if any. Default: none.
-    #[config(default = "None")]
-    pub norm: Option<PspNormKind>,
-    /// Neuron parameters. Default: the paper's Table 1.
-    #[config(default = "SrmConfig::new()")]
-    pub srm: SrmConfig,
-    /// λ of the PSP normalization. Default: 0.1.
-    #[config(default = 0.1)]
-    pub lambda: f64,
+    /// The network's settings: the neuron parameters, and the normalization, which acts here
+    /// when it is a PSP normalization (PSP-BN, PSP-LN) and is ignored otherwise (the membrane
+    /// kinds sit after the synapse). Default: Table 1 with PSP-LN.
+    #[config(default = "LayerSettings::new()")]
+    pub settings: LayerSettings,
     /// Spatial average pooling window applied to the PSP before the normalization (1 = none).
     /// Default: 1.
     #[config(default = 1)]
@@ -51,17 +47,18 @@ impl FuncConfig {
     ///
     /// If a neuron parameter is invalid, `pool` is 0, or the normalization config is invalid.
     pub fn init(&self, device: &Device) -> Func {
-        if let Err(err) = self.srm.check() {
+        let settings = &self.settings;
+        if let Err(err) = settings.srm.check() {
             panic!("FuncConfig: {err}");
         }
         assert!(self.pool > 0, "FuncConfig: pool must be >= 1, got 0");
         Func {
-            norm: self.norm.map(|kind| {
+            norm: settings.norm.psp_kind().map(|kind| {
                 PspNormConfig::new(kind, self.channels)
-                    .with_lambda(self.lambda)
+                    .with_lambda(settings.lambda)
                     .init(device)
             }),
-            srm: self.srm.clone(),
+            srm: settings.srm.clone(),
             pool: self.pool,
         }
     }
@@ -78,17 +75,12 @@ impl Func {
         self.forward_spikes(self.spikes(v))
     }
 
-    /// [`forward`](Self::forward) that also records this layer's firing rate under `name`
-    /// when `rates` is `Some`, from the same spikes (nothing is computed twice).
-    pub fn forward_recorded<const D: usize>(
-        &self,
-        v: Tensor<D>,
-        rates: &mut Option<&mut crate::model::FiringRates>,
-        name: impl Into<String>,
-    ) -> Tensor<D> {
+    /// [`forward`](Self::forward) and this layer's firing rate (the mean of its spikes, in
+    /// spikes per neuron per step, detached, shape `[1]`), from the same spikes.
+    pub fn forward_with_rate<const D: usize>(&self, v: Tensor<D>) -> (Tensor<D>, Tensor<1>) {
         let s = self.spikes(v);
-        crate::model::FiringRates::record(rates, name, &s);
-        self.forward_spikes(s)
+        let rate = s.clone().mean().detach();
+        (self.forward_spikes(s), rate)
     }
 
     /// The spikes of the potential `v` (the first stage of [`forward`](Self::forward)).
@@ -128,15 +120,14 @@ impl Func {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::functional::psp_norm;
+    use crate::functional::{PspNormKind, psp_norm};
+    use crate::norm::Normalization;
     use crate::test_util::*;
 
     #[test]
     fn is_spike_then_psp_then_norm() {
         let device = device();
-        let func = FuncConfig::new(3)
-            .with_norm(Some(PspNormKind::Layer))
-            .init(&device);
+        let func = FuncConfig::new(3).init(&device);
         let v = tensor_f32(
             &random_values(2 * 30 * 3, 1)
                 .iter()
@@ -156,7 +147,10 @@ mod tests {
     #[test]
     fn pooling_halves_the_map() {
         let device = device();
-        let func = FuncConfig::new(2).with_pool(2).init(&device);
+        let func = FuncConfig::new(2)
+            .with_settings(LayerSettings::new().with_norm(Normalization::None))
+            .with_pool(2)
+            .init(&device);
         let out = func.forward(Tensor::<5>::ones([1, 3, 2, 6, 6], &device).mul_scalar(20.0));
         assert_eq!(out.dims(), [1, 3, 2, 3, 3]);
     }

@@ -1,7 +1,8 @@
-//! The SRM neuron: its parameters and the Func layer (Spike → PSP → Norm).
+//! The spiking-neuron layer of the paper: Func (Spike → PSP → Norm), with its parameters
+//! ([`SrmConfig`](crate::SrmConfig)).
 
 mod func;
-mod srm;
+mod settings;
 
 pub use func::*;
-pub use srm::*;
+pub use settings::*;

@@ -1,6 +1,7 @@
 //! The normalization a network uses: the paper's two and its four baselines.
 
-use super::{MembraneNormKind, PspNormKind};
+use super::MembraneNormKind;
+use crate::functional::PspNormKind;
 use serde::{Deserialize, Serialize};
 
 /// The normalization of a network (one choice for all its layers).
@@ -50,14 +51,20 @@ impl Normalization {
         }
     }
 
-    /// The membrane-potential normalization, if this is one.
-    pub fn membrane_kind(self) -> Option<MembraneNormKind> {
+    /// The membrane-potential normalization, if this is one, for inputs of `num_steps` time
+    /// steps (only BNTT depends on it).
+    pub fn membrane_kind(self, num_steps: usize) -> Option<MembraneNormKind> {
         match self {
             Self::Bn => Some(MembraneNormKind::Bn),
-            Self::Bntt => Some(MembraneNormKind::Bntt),
+            Self::Bntt => Some(MembraneNormKind::Bntt { num_steps }),
             Self::TdBn => Some(MembraneNormKind::TdBn),
             _ => None,
         }
+    }
+
+    /// Whether this normalizes the membrane potential (BN, BNTT, tdBN): after the synapse.
+    pub fn is_membrane(self) -> bool {
+        matches!(self, Self::Bn | Self::Bntt | Self::TdBn)
     }
 
     /// The short name used on command lines: `none`, `psp-bn`, `psp-ln`, `bn`, `bntt`, `tdbn`.

@@ -14,9 +14,12 @@ pub enum MembraneNormKind {
     /// batch, time and space, `y = γ·(v − μ)/sqrt(σ² + ε) + β`.
     Bn,
     /// Batch normalization through time (\[34\], Kim & Panda 2021): a separate normalization
-    /// (statistics, γ and β) for every time step; statistics per channel over batch and space.
-    /// The number of steps is fixed at initialization.
-    Bntt,
+    /// (statistics, γ and β) for every one of `num_steps` time steps; statistics per channel
+    /// over batch and space. The input must have exactly `num_steps` steps.
+    Bntt {
+        /// Time steps (one normalization each).
+        num_steps: usize,
+    },
     /// Threshold-dependent batch normalization (\[33\], Zheng et al. 2021): statistics as `Bn`,
     /// `y = λ·α·θ·(v − μ)/sqrt(σ² + ε) + β`. Implemented as `Bn` with `γ = λ·α·θ` initialized
     /// to `α·θ`.
@@ -30,10 +33,6 @@ pub struct MembraneNormConfig {
     pub kind: MembraneNormKind,
     /// Channels (dim 2 of the input).
     pub num_features: usize,
-    /// Time steps, for [`MembraneNormKind::Bntt`] (ignored by the others). Default: 0, which
-    /// `Bntt` rejects.
-    #[config(default = 0)]
-    pub num_steps: usize,
     /// `α·θ` of tdBN (ignored by the others). Default: 10 (α = 1, θ = 10).
     #[config(default = 10.0)]
     pub threshold_scale: f64,
@@ -55,8 +54,6 @@ pub struct MembraneNorm {
     pub kind: MembraneNormKind,
     /// Channels.
     pub num_features: usize,
-    /// Time steps (`Bntt`).
-    pub num_steps: usize,
 }
 
 impl MembraneNormConfig {
@@ -71,14 +68,14 @@ impl MembraneNormConfig {
             "MembraneNormConfig: num_features must be > 0"
         );
         let features = match self.kind {
-            MembraneNormKind::Bntt => {
+            MembraneNormKind::Bntt { num_steps } => {
                 assert!(
-                    self.num_steps > 0,
+                    num_steps > 0,
                     "MembraneNormConfig: Bntt needs num_steps > 0 (one normalization per time step)"
                 );
-                self.num_steps * self.num_features
+                num_steps * self.num_features
             }
-            _ => self.num_features,
+            MembraneNormKind::Bn | MembraneNormKind::TdBn => self.num_features,
         };
         let mut bn = BatchNormConfig::new(features)
             .with_epsilon(self.epsilon)
@@ -93,13 +90,17 @@ impl MembraneNormConfig {
             bn,
             kind: self.kind,
             num_features: self.num_features,
-            num_steps: self.num_steps,
         }
     }
 }
 
 impl MembraneNorm {
     /// Normalizes the membrane potential.
+    ///
+    /// Any rank works: the input is viewed (no copy) as `[batch·time, channels, rest]` for
+    /// `Bn` and `TdBn` (statistics per channel over batch, time and the remaining dims) and as
+    /// `[batch, time·channels, rest]` for `Bntt` (per step and channel), `rest` being the
+    /// product of the dims after the channels (1 for a `[batch, time, channels]` tensor).
     ///
     /// # Shapes
     ///
@@ -112,38 +113,19 @@ impl MembraneNorm {
             "MembraneNorm: expected [batch, time, {}, ...], got shape {dims:?}",
             self.num_features
         );
-        let (b, t) = (dims[0], dims[1]);
-        let rest: Vec<usize> = dims[3..].to_vec();
-        // Fold time into the batch (Bn, TdBn) or into the channels (Bntt); no copy either way.
-        let folded: Vec<usize> = match self.kind {
-            MembraneNormKind::Bntt => {
+        let (b, t, c) = (dims[0], dims[1], dims[2]);
+        let rest = dims[3..].iter().product::<usize>();
+        let folded = match self.kind {
+            MembraneNormKind::Bntt { num_steps } => {
                 assert!(
-                    t == self.num_steps,
-                    "MembraneNorm: Bntt was built for {} time steps, got {t} in shape {dims:?}",
-                    self.num_steps
+                    t == num_steps,
+                    "MembraneNorm: Bntt was built for {num_steps} time steps, got {t} in shape {dims:?}"
                 );
-                [b, t * self.num_features].into_iter().chain(rest).collect()
+                [b, t * c, rest]
             }
-            _ => [b * t, self.num_features].into_iter().chain(rest).collect(),
+            MembraneNormKind::Bn | MembraneNormKind::TdBn => [b * t, c, rest],
         };
-        match folded.len() {
-            2 => self
-                .bn
-                .forward(v.reshape([folded[0], folded[1]]))
-                .reshape(dims),
-            3 => self
-                .bn
-                .forward(v.reshape([folded[0], folded[1], folded[2]]))
-                .reshape(dims),
-            4 => self
-                .bn
-                .forward(v.reshape([folded[0], folded[1], folded[2], folded[3]]))
-                .reshape(dims),
-            n => panic!(
-                "MembraneNorm: rank {} inputs are not supported (got shape {dims:?})",
-                n + 1
-            ),
-        }
+        self.bn.forward(v.reshape(folded)).reshape(dims)
     }
 }
 
@@ -183,7 +165,10 @@ mod tests {
         let step_channel = |i: usize| (i / s) % (t * c);
         for (kind, want) in [
             (MembraneNormKind::Bn, standardize(&v, channel, c)),
-            (MembraneNormKind::Bntt, standardize(&v, step_channel, t * c)),
+            (
+                MembraneNormKind::Bntt { num_steps: t },
+                standardize(&v, step_channel, t * c),
+            ),
             (
                 MembraneNormKind::TdBn,
                 standardize(&v, channel, c)
@@ -192,11 +177,15 @@ mod tests {
                     .collect(),
             ),
         ] {
-            let norm = MembraneNormConfig::new(kind, c)
-                .with_num_steps(t)
-                .init(&device);
+            let norm = MembraneNormConfig::new(kind, c).init(&device);
             let got = to_f64(norm.forward(input.clone()));
             assert_close(&got, &want, 1e-4, &format!("{kind:?}"));
+            // Any rank: the same values as [b, t, c, s] (rank 4) and, with the spatial dims
+            // split, as rank 6.
+            let got4 = to_f64(norm.forward(input.clone().reshape([b, t, c, s])));
+            assert_close(&got4, &want, 1e-4, &format!("{kind:?} rank 4"));
+            let got6 = to_f64(norm.forward(tensor_f32(&v, [b, t, c, 1, 1, s], &device)));
+            assert_close(&got6, &want, 1e-4, &format!("{kind:?} rank 6"));
         }
     }
 
@@ -206,9 +195,8 @@ mod tests {
     )]
     fn bntt_checks_the_step_count() {
         let device = device();
-        let norm = MembraneNormConfig::new(MembraneNormKind::Bntt, 2)
-            .with_num_steps(4)
-            .init(&device);
+        let norm =
+            MembraneNormConfig::new(MembraneNormKind::Bntt { num_steps: 4 }, 2).init(&device);
         norm.forward(Tensor::<3>::zeros([2, 3, 2], &device));
     }
 }

@@ -1,21 +1,9 @@
 //! PSP normalization as a module (the paper's eq. 19–20).
 
-use crate::functional::{check_psp_norm, psp_norm_with_moment, psp_second_moment};
+use crate::functional::{PspNormKind, check_psp_norm, psp_norm_with_moment, psp_second_moment};
 use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
-
-/// Which set `X` the PSP second moment `E_X[a²]` is taken over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PspNormKind {
-    /// PSP batch normalization (PSP-BN, eq. 19): one statistic per channel (dim 2) over the
-    /// batch, time and spatial dims.
-    Batch,
-    /// PSP layer normalization (PSP-LN, eq. 20): one statistic per sample (dim 0) over time,
-    /// channels and spatial dims.
-    Layer,
-}
 
 /// Configuration of a [`PspNorm`] layer.
 #[derive(Config, Debug)]

@@ -6,11 +6,9 @@
 
 mod conv;
 mod dense;
-mod pool;
 
 pub use conv::*;
 pub use dense::*;
-pub use pool::*;
 
 use burn::nn::Initializer;
 

@@ -1,13 +1,10 @@
-use crate::block::BlockKind;
 use crate::model::{
-    FiringRates, NetworkError, SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig,
-    SpikingResNet, SpikingResNetConfig, spike_count_cross_entropy,
+    Architecture, ModelError, SnnModel, SnnModelConfig, SpikeCountCrossEntropyLossConfig,
+    SpikeCountLossConfig,
 };
-use crate::neuron::SrmConfig;
-use crate::norm::Normalization;
+use crate::neuron::LayerSettings;
 use crate::optim::AdaBeliefConfig;
 use burn::config::Config;
-use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
@@ -64,14 +61,13 @@ impl LossKind {
 /// reloadable with `ExperimentConfig::load`.
 #[derive(Config, Debug)]
 pub struct ExperimentConfig {
-    /// A Table 2 architecture string, or `resnet<depth>-pre` / `resnet<depth>-post`.
-    pub arch: String,
-    /// Normalization. Default: PSP-LN.
-    #[config(default = "Normalization::PspLayer")]
-    pub norm: Normalization,
-    /// Time steps T. Default: 300 (N-MNIST; the paper uses 100 for Fashion-MNIST).
-    #[config(default = 300)]
-    pub steps: usize,
+    /// The network: a Table 2 string, or a ResNet (`"resnet106-pre".parse()?`).
+    pub arch: Architecture,
+    /// The layers' settings; `num_steps` is also the window `T` the data are binned or encoded
+    /// into. Default: Table 1 with PSP-LN, T = 300 (N-MNIST; the paper uses 100 for
+    /// Fashion-MNIST).
+    #[config(default = "LayerSettings::new()")]
+    pub settings: LayerSettings,
     /// Batch size. Default: 10 (Table 1).
     #[config(default = 10)]
     pub batch_size: usize,
@@ -97,20 +93,8 @@ pub struct ExperimentConfig {
     /// [`AdaBelief`](crate::optim::AdaBelief)). Default: true.
     #[config(default = true)]
     pub rectify: bool,
-    /// Neuron parameters (τs, τr, θ, α, β). Default: Table 1.
-    #[config(default = "SrmConfig::new()")]
-    pub srm: SrmConfig,
-    /// λ of the PSP normalization. Default: 0.1.
-    #[config(default = 0.1)]
-    pub lambda: f64,
-    /// Synapse weight scale. Default: 10.
-    #[config(default = 10.0)]
-    pub weight_scale: f64,
-    /// Stage widths of a ResNet. Default: `[16, 32]`.
-    #[config(default = "vec![16, 32]")]
-    pub resnet_widths: Vec<usize>,
     /// Loss. Default: spike count with targets of 0.2 and 0.03 spikes per step (true class,
-    /// others), scaled by `steps` ([`LossKind::DEFAULT_SPIKE_COUNT`]).
+    /// others), scaled by the window ([`LossKind::DEFAULT_SPIKE_COUNT`]).
     #[config(default = "LossKind::DEFAULT_SPIKE_COUNT")]
     pub loss: LossKind,
     /// Seed of the initialization, the sampling and the encodings. Default: 2022.
@@ -118,81 +102,26 @@ pub struct ExperimentConfig {
     pub seed: u64,
 }
 
-/// A plain or residual spiking network.
-// One model per run: the size difference between the variants does not matter, and Burn's
-// `Module` derive does not see through a `Box`.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum SnnModel {
-    /// Built from a Table 2 string.
-    Plain(SpikingNetwork),
-    /// A ResNet (Table 3).
-    Residual(SpikingResNet),
-}
-
-impl SnnModel {
-    /// Output spikes `[batch, time, classes]` for input spikes `[batch, time, c, h, w]`.
-    pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
-        match self {
-            SnnModel::Plain(net) => net.forward(input),
-            SnnModel::Residual(net) => net.forward(input),
-        }
-    }
-
-    /// Output spikes and per-layer firing rates.
-    pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
-        match self {
-            SnnModel::Plain(net) => net.forward_with_rates(input),
-            SnnModel::Residual(net) => net.forward_with_rates(input),
-        }
-    }
-}
-
 impl ExperimentConfig {
-    /// Builds the model for inputs `[height, width, channels]` and `classes` outputs.
+    /// The time steps `T` of the window (`settings.num_steps`).
+    pub fn steps(&self) -> usize {
+        self.settings.num_steps
+    }
+
+    /// The model's configuration for inputs `[channels, height, width]` and `classes`
+    /// outputs.
+    pub fn model(&self, input: [usize; 3], classes: usize) -> SnnModelConfig {
+        SnnModelConfig::new(self.arch.clone(), input, classes).with_settings(self.settings.clone())
+    }
+
+    /// Builds the model for inputs `[channels, height, width]` and `classes` outputs.
     pub fn build_model(
         &self,
         input: [usize; 3],
         classes: usize,
         device: &Device,
-    ) -> Result<SnnModel, NetworkError> {
-        if let Some((depth, kind)) = parse_resnet(&self.arch) {
-            let cfg = SpikingResNetConfig::new(depth, kind)
-                .with_input(input)
-                .with_classes(classes)
-                .with_widths(self.resnet_widths.clone())
-                .with_norm(self.norm)
-                .with_srm(self.srm.clone())
-                .with_lambda(self.lambda)
-                .with_weight_scale(self.weight_scale)
-                .with_num_steps(self.steps);
-            return Ok(SnnModel::Residual(cfg.init(device)));
-        }
-        let spec = crate::model::NetworkSpec::parse(&self.arch)?;
-        if spec.input != input || spec.classes() != classes {
-            return Err(NetworkError::Spec(crate::model::SpecError {
-                spec: self.arch.clone(),
-                position: 0,
-                expected: format!(
-                    "input {}x{}x{} and {classes} classes for this data set",
-                    input[0], input[1], input[2]
-                ),
-                found: format!(
-                    "input {}x{}x{} and {} classes",
-                    spec.input[0],
-                    spec.input[1],
-                    spec.input[2],
-                    spec.classes()
-                ),
-            }));
-        }
-        let cfg = SpikingNetworkConfig::new(self.arch.clone())
-            .with_norm(self.norm)
-            .with_srm(self.srm.clone())
-            .with_lambda(self.lambda)
-            .with_weight_scale(self.weight_scale)
-            .with_num_steps(self.steps);
-        Ok(SnnModel::Plain(cfg.try_init(device)?))
+    ) -> Result<SnnModel, ModelError> {
+        self.model(input, classes).try_init(device)
     }
 
     /// The optimizer.
@@ -210,25 +139,15 @@ impl ExperimentConfig {
 
     /// The loss of output spikes against labels.
     pub fn loss(&self, spikes: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<1> {
-        match self.loss.target_counts(self.steps) {
-            Some((true_count, false_count)) => {
-                SpikeCountLossConfig::new(true_count, false_count).forward(spikes, labels)
-            }
-            None => spike_count_cross_entropy(spikes, labels),
+        match self.loss.target_counts(self.steps()) {
+            Some((true_count, false_count)) => SpikeCountLossConfig::new(true_count, false_count)
+                .init()
+                .forward(spikes, labels),
+            None => SpikeCountCrossEntropyLossConfig::new()
+                .init(&spikes.device())
+                .forward(spikes, labels),
         }
     }
-}
-
-/// `resnet<depth>-pre` / `resnet<depth>-post`.
-pub fn parse_resnet(arch: &str) -> Option<(usize, BlockKind)> {
-    let rest = arch.strip_prefix("resnet")?;
-    let (depth, kind) = rest.split_once('-')?;
-    let kind = match kind {
-        "pre" => BlockKind::Pre,
-        "post" => BlockKind::Post,
-        _ => return None,
-    };
-    Some((depth.parse().ok()?, kind))
 }
 
 #[cfg(test)]
@@ -236,23 +155,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resnet_names_parse() {
-        assert_eq!(parse_resnet("resnet106-pre"), Some((106, BlockKind::Pre)));
-        assert_eq!(parse_resnet("resnet20-post"), Some((20, BlockKind::Post)));
-        assert_eq!(parse_resnet("resnet-pre"), None);
-        assert_eq!(parse_resnet("34x34x2-10"), None);
-    }
-
-    #[test]
     fn config_round_trips_through_json() {
-        let cfg = ExperimentConfig::new("34x34x2-n8c3-10".into())
-            .with_steps(100)
+        let cfg = ExperimentConfig::new("34x34x2-n8c3-10".parse().unwrap())
+            .with_settings(LayerSettings::new().with_num_steps(100))
             .with_optimizer(OptimizerKind::Adam);
         let json = serde_json::to_string(&cfg).unwrap();
         let back: ExperimentConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(
-            (back.steps, back.optimizer, back.arch),
-            (100, OptimizerKind::Adam, cfg.arch)
+            (back.steps(), back.optimizer, &back.arch),
+            (100, OptimizerKind::Adam, &cfg.arch)
         );
     }
 
@@ -262,7 +173,8 @@ mod tests {
         let device = crate::test_util::device();
         let labels = Tensor::<1, Int>::from_data([0i64], &device);
         for steps in [10, 100, 300] {
-            let cfg = ExperimentConfig::new("4x4x1-n3".into()).with_steps(steps);
+            let cfg = ExperimentConfig::new("4x4x1-n3".parse().unwrap())
+                .with_settings(LayerSettings::new().with_num_steps(steps));
             // Class 0 (the label) fires every 5th step: 0.2·T spikes, on target; classes 1
             // and 2 are silent, 0.03·T below theirs: L = ½·2·(0.03·T)².
             let spikes: Vec<f32> = (0..steps * 3)
@@ -285,18 +197,5 @@ mod tests {
                 "T = {steps}: {loss} vs {want}"
             );
         }
-    }
-
-    #[test]
-    fn a_string_for_another_data_set_is_an_error() {
-        let cfg = ExperimentConfig::new("28x28x1-n8c3-10".into());
-        let err = cfg
-            .build_model([34, 34, 2], 10, &crate::test_util::device())
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("expected input 34x34x2 and 10 classes"),
-            "{err}"
-        );
     }
 }

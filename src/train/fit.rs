@@ -1,6 +1,6 @@
-use super::{ExperimentConfig, Series, SnnModel, first_non_finite, line_chart};
+use super::{ExperimentConfig, Series, first_non_finite, line_chart};
 use crate::data::{DataError, SpikeBatch, SpikeData, epoch_subset};
-use crate::model::{NetworkError, correct, spike_counts};
+use crate::model::{ModelError, SnnModel, correct, spike_counts};
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -17,7 +17,7 @@ pub enum TrainError {
     Data(#[from] DataError),
     /// The model could not be built.
     #[error(transparent)]
-    Network(#[from] NetworkError),
+    Model(#[from] ModelError),
     /// A NaN or an infinity appeared.
     #[error("non-finite value at epoch {epoch}, batch {batch}: {detail}")]
     NonFinite {
@@ -29,19 +29,23 @@ pub enum TrainError {
         detail: String,
     },
     /// Writing or reading the run directory failed.
-    #[error("{path}: {detail}")]
+    #[error("{}: {source}", path.display())]
     Files {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        detail: String,
+        /// What went wrong: an `std::io::Error`, a JSON error, or Burn's record error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
-fn files_err(path: &Path, detail: impl ToString) -> TrainError {
+fn files_err(
+    path: &Path,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> TrainError {
     TrainError::Files {
         path: path.to_path_buf(),
-        detail: detail.to_string(),
+        source: source.into(),
     }
 }
 
@@ -100,7 +104,7 @@ pub struct RunOptions {
     pub dir: PathBuf,
     /// Continue from `dir/checkpoint` if it exists.
     pub resume: bool,
-    /// Print a progress line every this many batches (0: only per epoch).
+    /// Log a progress line (`log::info!`) every this many batches (0: only per epoch).
     pub progress_every: usize,
 }
 
@@ -143,7 +147,7 @@ pub fn train(
             .map_err(|e| files_err(&path, e))?;
         let path = checkpoint.join("optim.bpk");
         optim = optim.load(&path).map_err(|e| files_err(&path, e))?;
-        eprintln!(
+        log::info!(
             "resuming after epoch {} from {}",
             state.completed_epochs,
             checkpoint.display()
@@ -206,7 +210,7 @@ pub fn train(
                     && ((b + 1) % opts.progress_every == 0 || b + 1 == batches)
                 {
                     let elapsed = start.elapsed().as_secs_f64();
-                    eprintln!(
+                    log::info!(
                         "epoch {}/{} batch {}/{batches}  loss {:.4}  acc {:.2}%  {:.2} s/batch  eta {:.0} s",
                         epoch + 1,
                         cfg.epochs,
@@ -228,7 +232,7 @@ pub fn train(
             valid: valid_eval,
             seconds: start.elapsed().as_secs_f64(),
         };
-        eprintln!(
+        log::info!(
             "epoch {}/{}: train loss {:.4} acc {:.2}% | valid loss {:.4} acc {:.2}% | {:.1} s",
             epoch + 1,
             cfg.epochs,
@@ -264,7 +268,7 @@ pub fn train(
                 .try_load_file(&best)
                 .map_err(|e| files_err(&best, e))?;
             let eval = evaluate(&best_model, data, cfg, 0)?;
-            eprintln!(
+            log::info!(
                 "test (best model, epoch {}): loss {:.4} acc {:.2}% on {} samples",
                 state.best_epoch,
                 eval.loss,

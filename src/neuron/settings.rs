@@ -1,0 +1,31 @@
+//! The settings every spiking layer of a network shares.
+
+use crate::SrmConfig;
+use crate::norm::Normalization;
+use burn::config::Config;
+
+/// The per-layer settings of a network: one value for all its layers, held by every network,
+/// block and layer config (and by a training run's `ExperimentConfig`).
+///
+/// The defaults are the paper's (Table 1).
+#[derive(Config, Debug, PartialEq)]
+pub struct LayerSettings {
+    /// The normalization (one choice for the whole network). Default: PSP-LN.
+    #[config(default = "Normalization::PspLayer")]
+    pub norm: Normalization,
+    /// Neuron parameters (τs, τr, θ, α, β). Default: Table 1.
+    #[config(default = "SrmConfig::new()")]
+    pub srm: SrmConfig,
+    /// λ of the PSP normalization `â = a / sqrt(E_X[a²] + λ)` (eq. 19–20). Default: 0.1.
+    #[config(default = 0.1)]
+    pub lambda: f64,
+    /// Factor on Burn's default synapse initialization. Default: 10 (Table 1, matched to
+    /// θ = 10).
+    #[config(default = 10.0)]
+    pub weight_scale: f64,
+    /// Time steps `T` of the input window. Only BNTT depends on it (one normalization per
+    /// step); in a training run it is also the window the data are binned or encoded into.
+    /// Default: 300 (the paper's N-MNIST window).
+    #[config(default = 300)]
+    pub num_steps: usize,
+}
