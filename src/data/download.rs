@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// A file of an official distribution.
 #[derive(Clone, Copy, Debug)]
-pub struct Remote {
+pub(crate) struct Remote {
     /// File name in the cache.
     pub name: &'static str,
     /// URLs to try, in order.
@@ -24,7 +24,7 @@ pub struct Remote {
 }
 
 /// Fashion-MNIST's four files (Zalando's official mirror; MD5s from its README).
-pub const FASHION_MNIST: [Remote; 4] = [
+pub(crate) const FASHION_MNIST: [Remote; 4] = [
     Remote {
         name: "train-images-idx3-ubyte.gz",
         urls: &[
@@ -56,7 +56,7 @@ pub const FASHION_MNIST: [Remote; 4] = [
 ];
 
 /// N-MNIST's two archives (the authors' Mendeley Data record, then their Dropbox folder).
-pub const NMNIST: [Remote; 2] = [
+pub(crate) const NMNIST: [Remote; 2] = [
     Remote {
         name: "Train.zip",
         urls: &[
@@ -173,7 +173,7 @@ pub fn nmnist_dir(dir: Option<&Path>) -> Result<PathBuf, DataError> {
 
 /// Downloading, checking and unpacking (feature `download`).
 #[cfg(feature = "download")]
-pub mod fetch {
+pub(crate) mod fetch {
     use super::{DataError, Remote};
     use md5::{Digest, Md5};
     use std::io::{Read, Write};
@@ -191,11 +191,12 @@ pub mod fetch {
             }
             hasher.update(&buf[..n]);
         }
-        Ok(hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        Ok(hex(&hasher.finalize()))
+    }
+
+    /// Lower-case hex of a digest.
+    fn hex(digest: &[u8]) -> String {
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Downloads `remote` into `dir` (trying its URLs in order) unless a file with the right
@@ -262,11 +263,7 @@ pub mod fetch {
         }
         bar.finish_and_clear();
         drop(file);
-        let got: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let got = hex(&hasher.finalize());
         if got != md5 {
             let _ = std::fs::remove_file(&partial);
             return Err(fail(format!(

@@ -151,11 +151,23 @@ mod tests {
             .with_alpha(0.1)
             .with_beta(0.3);
         let v = drive(shape.iter().product(), 17);
-        let (want_s, u) = reference(&v, shape, &cfg);
-        let (s, surrogate) = spike_with_surrogate(tensor_f64(v.clone(), shape, &device), &cfg);
+        assert_f64_surrogate_matches_the_reference(&v, shape, &cfg, &device);
+    }
+
+    /// The f64 kernel's spikes equal the reference's and its surrogate is `ρ(u)` at 1e-12;
+    /// returns the reference `(u, ρ(u))`.
+    fn assert_f64_surrogate_matches_the_reference(
+        v: &[f64],
+        shape: [usize; 3],
+        cfg: &SrmConfig,
+        device: &burn::tensor::Device,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (want_s, u) = reference(v, shape, cfg);
+        let (s, surrogate) = spike_with_surrogate(tensor_f64(v.to_vec(), shape, device), cfg);
         assert_eq!(to_f64(s), want_s);
-        let want: Vec<f64> = u.iter().map(|&u| rho(u, &cfg)).collect();
+        let want: Vec<f64> = u.iter().map(|&u| rho(u, cfg)).collect();
         assert_close(&to_f64(surrogate), &want, 1e-12, "surrogate f64");
+        (u, want)
     }
 
     #[test]
@@ -223,11 +235,7 @@ mod tests {
         let shape = [2, 50, 9];
         let cfg = SrmConfig::new().with_alpha(2.0).with_beta(3.0);
         let v = drive(shape.iter().product(), 4);
-        let (want_s, u) = reference(&v, shape, &cfg);
-        let (s, surrogate) = spike_with_surrogate(tensor_f64(v.clone(), shape, &device), &cfg);
-        assert_eq!(to_f64(s), want_s);
-        let want: Vec<f64> = u.iter().map(|&u| rho(u, &cfg)).collect();
-        assert_close(&to_f64(surrogate), &want, 1e-12, "surrogate f64");
+        let (u, want) = assert_f64_surrogate_matches_the_reference(&v, shape, &cfg, &device);
         // The f32 kernel (vectorized exp) is limited by the f32 rounding of u (|u| ~ 20).
         let (_, surrogate) = spike_with_surrogate(tensor_f32(&v, shape, &device), &cfg);
         let got = to_f64(surrogate);
