@@ -7,6 +7,8 @@
 //!   rate or latency coding, T = 100).
 //! - [`train_validation_split`] (the paper's 54K/6K), [`epoch_subset`] (6K random samples per
 //!   epoch) and [`Subset`] views.
+//! - [`SpikeDataLoader`]: any [`SpikeData`] as a Burn `DataLoader` (the per-epoch sampler for
+//!   burn-train).
 //!
 //! Parsers return [`DataError`] for malformed input and never panic on bad bytes.
 
@@ -17,6 +19,7 @@ mod error;
 mod events;
 mod idx;
 mod images;
+mod loader;
 mod nmnist;
 mod source;
 mod subset;
@@ -29,6 +32,7 @@ pub use error::*;
 pub use events::*;
 pub use idx::*;
 pub use images::*;
+pub use loader::*;
 pub use nmnist::*;
 pub use source::*;
 pub use subset::*;

@@ -31,6 +31,11 @@ impl FiringRates {
         self.layers.is_empty()
     }
 
+    /// The names and the rate tensors, in order.
+    pub fn into_parts(self) -> (Vec<String>, Vec<Tensor<1>>) {
+        self.layers.into_iter().unzip()
+    }
+
     /// `(name, rate)` of every layer, read from the device.
     pub fn to_vec(&self) -> Vec<(String, f32)> {
         self.layers

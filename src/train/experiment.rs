@@ -44,6 +44,19 @@ impl LossKind {
         false_rate: 0.03,
     };
 
+    /// The loss of output spikes `[batch, steps, classes]` against labels `[batch]`, for a
+    /// window of `steps` steps.
+    pub fn forward(&self, spikes: Tensor<3>, labels: Tensor<1, Int>, steps: usize) -> Tensor<1> {
+        match self.target_counts(steps) {
+            Some((true_count, false_count)) => SpikeCountLossConfig::new(true_count, false_count)
+                .init()
+                .forward(spikes, labels),
+            None => SpikeCountCrossEntropyLossConfig::new()
+                .init(&spikes.device())
+                .forward(spikes, labels),
+        }
+    }
+
     /// The spike-count targets `(true class, other classes)` over a window of `steps` steps,
     /// if this is the spike-count loss.
     pub fn target_counts(&self, steps: usize) -> Option<(f64, f64)> {
@@ -139,14 +152,7 @@ impl ExperimentConfig {
 
     /// The loss of output spikes against labels.
     pub fn loss(&self, spikes: Tensor<3>, labels: Tensor<1, Int>) -> Tensor<1> {
-        match self.loss.target_counts(self.steps()) {
-            Some((true_count, false_count)) => SpikeCountLossConfig::new(true_count, false_count)
-                .init()
-                .forward(spikes, labels),
-            None => SpikeCountCrossEntropyLossConfig::new()
-                .init(&spikes.device())
-                .forward(spikes, labels),
-        }
+        self.loss.forward(spikes, labels, self.steps())
     }
 }
 

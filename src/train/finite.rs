@@ -2,6 +2,41 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
+/// Whether every parameter value and gradient is finite, from one fused reduction and one
+/// read of a scalar: `Σ (x − x)` over all of them is 0 when they are finite and NaN otherwise
+/// (no overflow, unlike a sum of magnitudes). Call [`first_non_finite`] only when this is
+/// false: it reads every parameter.
+pub fn all_finite<M: Module>(model: &M, grads: &GradientsParams) -> bool {
+    struct Sum<'a> {
+        grads: &'a GradientsParams,
+        total: Option<Tensor<1>>,
+    }
+    impl Sum<'_> {
+        fn add<const D: usize>(&mut self, t: Tensor<D>) {
+            let zero_if_finite = (t.clone() - t).sum();
+            self.total = Some(match self.total.take() {
+                Some(total) => {
+                    let device = total.device();
+                    total + zero_if_finite.to_device(&device)
+                }
+                None => zero_if_finite,
+            });
+        }
+    }
+    impl ModuleVisitor for Sum<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.add(param.val().inner());
+            if let Some(grad) = self.grads.get::<D>(param.id) {
+                self.add(grad);
+            }
+        }
+    }
+    let mut sum = Sum { grads, total: None };
+    model.visit(&mut sum);
+    sum.total
+        .is_none_or(|total| total.into_scalar::<f64>().is_finite())
+}
+
 /// The first parameter (by module path) whose value or gradient holds a NaN or an infinity,
 /// with which of the two it is.
 pub fn first_non_finite<M: Module>(model: &M, grads: &GradientsParams) -> Option<String> {
@@ -59,12 +94,21 @@ mod tests {
         let x = tensor_f32(&[1.0, f64::NAN], [1, 1, 2], &device);
         let loss = layer.forward(x).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &layer);
+        assert!(!all_finite(&layer, &grads));
         assert_eq!(
             first_non_finite(&layer, &grads).as_deref(),
             Some("linear.weight (gradient)")
         );
         let x = tensor_f32(&[1.0, 2.0], [1, 1, 2], &device);
         let grads = GradientsParams::from_grads(layer.forward(x).sum().backward(), &layer);
+        assert!(all_finite(&layer, &grads));
         assert_eq!(first_non_finite(&layer, &grads), None);
+        // An infinity (not only a NaN) is found, and huge finite values are not flagged.
+        let x = tensor_f32(&[1.0, f64::INFINITY], [1, 1, 2], &device);
+        let grads = GradientsParams::from_grads(layer.forward(x).sum().backward(), &layer);
+        assert!(!all_finite(&layer, &grads));
+        let x = tensor_f32(&[3e38, 3e38], [1, 1, 2], &device);
+        let grads = GradientsParams::from_grads(layer.forward(x).sum().backward(), &layer);
+        assert!(all_finite(&layer, &grads));
     }
 }

@@ -10,9 +10,13 @@
 mod experiment;
 mod finite;
 mod fit;
+#[cfg(feature = "train")]
+mod learner;
 mod plot;
 
 pub use experiment::*;
 pub use finite::*;
 pub use fit::*;
+#[cfg(feature = "train")]
+pub use learner::*;
 pub use plot::*;

@@ -1,0 +1,318 @@
+//! burn-snn's classifiers in burn-train's engine (feature `train`): [`SnnClassifier`]
+//! implements `TrainStep` and `InferenceStep`, so Burn's `Learner` and `SupervisedTraining`
+//! train it with Burn's checkpointers, metrics, renderers and execution strategies
+//! (single device, `MultiDevice`, DDP).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use burn::train::{Learner, SupervisedTraining, metric::{AccuracyMetric, LossMetric}};
+//! use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
+//! use burn_snn::model::SnnModelConfig;
+//! use burn_snn::neuron::LayerSettings;
+//! use burn_snn::optim::AdaBeliefConfig;
+//! use burn_snn::train::{LossKind, SnnClassifierConfig};
+//!
+//! let device = burn_snn::device::cpu().autodiff();
+//! let train: Arc<dyn SpikeData> = Arc::new(SaccadeShapes::new(800, 1));
+//! let valid: Arc<dyn SpikeData> = Arc::new(SaccadeShapes::new(200, 2));
+//! let model = SnnModelConfig::new("16x16x2-n8c3-p2-n16c3-p2-n4".parse().unwrap(), [2, 16, 16], 4)
+//!     .with_settings(LayerSettings::new().with_num_steps(40));
+//! let classifier = SnnClassifierConfig::new(model, LossKind::DEFAULT_SPIKE_COUNT).init(&device);
+//! let result = SupervisedTraining::new(
+//!     "/tmp/burn-snn-learner",
+//!     Arc::new(SpikeDataLoader::train(train, 16, 0, 7, 0, &device)),
+//!     Arc::new(SpikeDataLoader::eval(valid, 16, &device.clone().inner())),
+//! )
+//! .metrics((AccuracyMetric::new(), LossMetric::new()))
+//! .num_epochs(3)
+//! .launch(Learner::new(classifier, AdaBeliefConfig::new().init(), 1e-2));
+//! let trained = result.model;
+//! ```
+
+use super::{LossKind, all_finite, first_non_finite};
+use crate::data::SpikeBatch;
+use crate::model::{SnnModel, SnnModelConfig, spike_counts};
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, ExecutionError, Int, Tensor};
+use burn::train::metric::{
+    AccuracyInput, Adaptor, LossInput, Metric, MetricAttributes, MetricMetadata, MetricName,
+    Numeric, NumericAttributes, NumericEntry, SerializedEntry,
+    state::{FormatOptions, NumericMetricState},
+};
+use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
+use std::sync::Arc;
+
+/// Configuration of an [`SnnClassifier`].
+#[derive(Config, Debug)]
+pub struct SnnClassifierConfig {
+    /// The network.
+    pub model: SnnModelConfig,
+    /// The loss; spike-count targets scale with the model's `settings.num_steps`.
+    pub loss: LossKind,
+}
+
+impl SnnClassifierConfig {
+    /// Builds the classifier.
+    ///
+    /// # Panics
+    ///
+    /// If the model cannot be built (see [`SnnModelConfig::try_init`]).
+    pub fn init(&self, device: &Device) -> SnnClassifier {
+        SnnClassifier {
+            model: self.model.init(device),
+            loss: self.loss,
+            steps: self.model.settings.num_steps,
+        }
+    }
+}
+
+/// A network and its loss: burn-train's `TrainStep` and `InferenceStep` on [`SpikeBatch`]es.
+///
+/// Each step returns a [`SpikeClassificationOutput`] (loss, spike counts as logits, labels,
+/// per-layer firing rates) for Burn's `AccuracyMetric`, `LossMetric` and this crate's
+/// [`FiringRateMetric`]. Before each update the parameters and gradients are checked for NaN
+/// and infinity with one fused reduction; a non-finite value stops the run with a panic naming
+/// the parameter and the optimizer step.
+#[derive(Module, Debug)]
+pub struct SnnClassifier {
+    /// The network.
+    pub model: SnnModel,
+    /// The loss.
+    #[module(skip)]
+    pub loss: LossKind,
+    /// The window `T` the spike-count targets scale with.
+    pub steps: usize,
+}
+
+impl SnnClassifier {
+    /// The step's output: forward with firing rates, loss, counts.
+    pub fn forward_classification(&self, batch: SpikeBatch) -> SpikeClassificationOutput {
+        let (out, rates) = self.model.forward_with_rates(batch.spikes);
+        let loss = self
+            .loss
+            .forward(out.clone(), batch.labels.clone(), self.steps);
+        let (names, rates) = rates.into_parts();
+        SpikeClassificationOutput {
+            loss,
+            counts: spike_counts(out),
+            targets: batch.labels,
+            rates,
+            names: Arc::new(names),
+        }
+    }
+}
+
+impl TrainStep for SnnClassifier {
+    type Input = SpikeBatch;
+    type Output = SpikeClassificationOutput;
+
+    fn step(&self, batch: SpikeBatch) -> TrainOutput<SpikeClassificationOutput> {
+        let item = self.forward_classification(batch);
+        TrainOutput::new(self, item.loss.backward(), item)
+    }
+
+    fn optimize(
+        self,
+        optim: &mut ModuleOptimizer,
+        lr: ModuleLearningRate,
+        grads: GradientsParams,
+    ) -> Self {
+        if !all_finite(&self, &grads) {
+            let param = first_non_finite(&self, &grads)
+                .unwrap_or_else(|| "a parameter (fused check)".to_string());
+            panic!("non-finite value before the optimizer step: {param}");
+        }
+        optim.step(lr, self, grads)
+    }
+}
+
+impl InferenceStep for SnnClassifier {
+    type Input = SpikeBatch;
+    type Output = SpikeClassificationOutput;
+
+    fn step(&self, batch: SpikeBatch) -> SpikeClassificationOutput {
+        self.forward_classification(batch)
+    }
+}
+
+/// What a step of an [`SnnClassifier`] reports to burn-train's metrics.
+pub struct SpikeClassificationOutput {
+    /// The loss, `[1]`.
+    pub loss: Tensor<1>,
+    /// Output spike counts, `[batch, classes]` (the logits of accuracy metrics).
+    pub counts: Tensor<2>,
+    /// Labels, `[batch]`.
+    pub targets: Tensor<1, Int>,
+    /// Mean firing rate of every spiking layer, `[1]` each, detached.
+    pub rates: Vec<Tensor<1>>,
+    /// The layers' names, in the order of `rates`.
+    pub names: Arc<Vec<String>>,
+}
+
+impl ItemLazy for SpikeClassificationOutput {
+    fn sync(self) -> Result<Self, ExecutionError> {
+        self.loss.device().flush()?;
+        Ok(Self {
+            loss: self.loss.without_autodiff(),
+            counts: self.counts.without_autodiff(),
+            targets: self.targets.without_autodiff(),
+            rates: self
+                .rates
+                .into_iter()
+                .map(|r| r.without_autodiff())
+                .collect(),
+            names: self.names,
+        })
+    }
+}
+
+impl Adaptor<AccuracyInput> for SpikeClassificationOutput {
+    fn adapt(&self) -> AccuracyInput {
+        AccuracyInput::new(self.counts.clone(), self.targets.clone())
+    }
+}
+
+impl Adaptor<LossInput> for SpikeClassificationOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
+}
+
+/// The input of a [`FiringRateMetric`]: every layer's rate.
+pub struct FiringRateInput {
+    rates: Vec<Tensor<1>>,
+    names: Arc<Vec<String>>,
+}
+
+impl Adaptor<FiringRateInput> for SpikeClassificationOutput {
+    fn adapt(&self) -> FiringRateInput {
+        FiringRateInput {
+            rates: self.rates.clone(),
+            names: self.names.clone(),
+        }
+    }
+}
+
+/// The mean firing rate of one spiking layer (spikes per neuron per step, the paper's
+/// Figs. 6–7) as a burn-train numeric metric, averaged over the batches of an epoch.
+///
+/// One metric per layer: [`FiringRateMetric::layer`] with the layer's index in the model's
+/// `forward_with_rates` order.
+#[derive(Clone)]
+pub struct FiringRateMetric {
+    layer: usize,
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl FiringRateMetric {
+    /// The rate of layer `layer` (0-based, in `forward_with_rates` order), shown as
+    /// `Firing rate <name>`.
+    pub fn layer(layer: usize, name: &str) -> Self {
+        Self {
+            layer,
+            name: Arc::new(format!("Firing rate {name}")),
+            state: NumericMetricState::default(),
+        }
+    }
+}
+
+impl Metric for FiringRateMetric {
+    type Input = FiringRateInput;
+
+    fn update(
+        &mut self,
+        input: &FiringRateInput,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, burn::tensor::TensorReadError> {
+        let rate = input.rates.get(self.layer).unwrap_or_else(|| {
+            panic!(
+                "FiringRateMetric: layer {} of a model with {} spiking layers ({:?})",
+                self.layer,
+                input.rates.len(),
+                input.names
+            )
+        });
+        let rate = rate.clone().try_into_scalar::<f64>()?;
+        self.state.update(rate, 1);
+        Ok(self
+            .state
+            .compute_update(FormatOptions::new(self.name()).precision(5)))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, burn::tensor::TensorReadError> {
+        Ok(self
+            .state
+            .compute_final(FormatOptions::new(self.name()).precision(5)))
+    }
+
+    fn clear(&mut self) {
+        self.state.reset()
+    }
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: Some("spikes/neuron/step".into()),
+            higher_is_better: true,
+        }
+        .into()
+    }
+}
+
+impl Numeric for FiringRateMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SaccadeShapes;
+    use crate::data::SpikeData;
+    use crate::optim::AdaBeliefConfig;
+
+    fn classifier(device: &Device) -> SnnClassifier {
+        let model = SnnModelConfig::new("16x16x2-n4c3-p4-n4".parse().unwrap(), [2, 16, 16], 4);
+        SnnClassifierConfig::new(model, LossKind::DEFAULT_SPIKE_COUNT).init(device)
+    }
+
+    #[test]
+    fn a_step_reports_loss_counts_and_every_layers_rate() {
+        let device = crate::test_util::device().autodiff();
+        let clf = classifier(&device);
+        let batch = SaccadeShapes::new(6, 1).batch(&[0, 1, 2], &device).unwrap();
+        let out = TrainStep::step(&clf, batch);
+        assert_eq!(out.item.counts.dims(), [3, 4]);
+        assert_eq!(out.item.rates.len(), 2);
+        assert_eq!(*out.item.names, ["layer1", "output"]);
+        assert!(out.item.loss.into_scalar::<f64>().is_finite());
+    }
+
+    #[test]
+    #[should_panic(expected = "non-finite value before the optimizer step: model.Plain.layers.0")]
+    fn the_optimizer_step_refuses_a_nan_gradient() {
+        let device = crate::test_util::device().autodiff();
+        let clf = classifier(&device);
+        let batch = SaccadeShapes::new(6, 1).batch(&[0, 1], &device).unwrap();
+        let item = clf.forward_classification(batch);
+        let grads = GradientsParams::from_grads(item.loss.mul_scalar(f64::NAN).backward(), &clf);
+        let mut optim = AdaBeliefConfig::new().init();
+        let _ = clf.optimize(&mut optim, 1e-2.into(), grads);
+    }
+}
