@@ -38,6 +38,10 @@ fn device() -> Device {
     if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("wgpu") {
         return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
     }
+    #[cfg(feature = "cuda")]
+    if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("cuda") {
+        return Device::cuda(0);
+    }
     burn_snn::device::cpu()
 }
 

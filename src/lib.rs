@@ -29,9 +29,14 @@
 //! (feature `wgpu`) on the GPU.
 #![warn(missing_docs)]
 
-#[cfg(not(any(feature = "flex", feature = "ndarray", feature = "wgpu")))]
+#[cfg(not(any(
+    feature = "flex",
+    feature = "ndarray",
+    feature = "wgpu",
+    feature = "cuda"
+)))]
 compile_error!(
-    "burn-snn needs a backend: enable the `flex` (default), `ndarray` or `wgpu` feature"
+    "burn-snn needs a backend: enable the `flex` (default), `ndarray`, `wgpu` or `cuda` feature"
 );
 
 pub mod block;

@@ -23,12 +23,32 @@ pub enum Preset {
     CpuDeep,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+/// `cpu`, `wgpu`, `cuda` or `cuda:N`.
+#[derive(Clone, Copy, Debug)]
 pub enum DeviceArg {
     /// Burn's Flex CPU backend.
     Cpu,
     /// The GPU through wgpu (needs the `wgpu` feature).
     Wgpu,
+    /// NVIDIA GPU `N` through CUDA (needs the `cuda` feature).
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "wgpu" => Ok(Self::Wgpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| format!("unknown device {s:?}; expected cpu, wgpu, cuda or cuda:N")),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -106,8 +126,8 @@ pub struct Common {
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Device.
-    #[arg(long, value_enum, default_value = "cpu")]
+    /// Device: cpu, wgpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
     /// Data directory (offline); default: the cache, downloading when missing.
     #[arg(long)]
@@ -243,6 +263,17 @@ impl Common {
                 {
                     eprintln!(
                         "--device wgpu needs the wgpu feature: cargo run --release --features wgpu --example …"
+                    );
+                    std::process::exit(2);
+                }
+            }
+            DeviceArg::Cuda(index) => {
+                #[cfg(feature = "cuda")]
+                return Device::cuda(index);
+                #[cfg(not(feature = "cuda"))]
+                {
+                    eprintln!(
+                        "--device cuda:{index} needs the cuda feature: cargo run --release --features cuda --example …"
                     );
                     std::process::exit(2);
                 }

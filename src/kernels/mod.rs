@@ -7,7 +7,7 @@
 //! |---|---|
 //! | Flex (feature `flex`) | `cpu` loops on the tensor's own storage, parallel over neurons |
 //! | NdArray (feature `ndarray`) | the same `cpu` loops, through `TensorData` |
-//! | CubeCL / wgpu (feature `wgpu`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
+//! | CubeCL: wgpu (feature `wgpu`) and CUDA (feature `cuda`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!
 //! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested against.
@@ -15,7 +15,7 @@
 pub(crate) mod cpu;
 
 mod autodiff;
-#[cfg(feature = "wgpu")]
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod cube;
 #[cfg(feature = "flex")]
 mod flex;
@@ -31,8 +31,8 @@ use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
 /// assume that the public functions in [`crate::functional`] have already validated shapes and
 /// parameters.
 #[backend_extension(
-    Cube: cfg(feature = "wgpu"),
-    Fusion: cfg(feature = "wgpu"),
+    Cube: cfg(any(feature = "wgpu", feature = "cuda")),
+    Fusion: cfg(any(feature = "wgpu", feature = "cuda")),
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
     Autodiff

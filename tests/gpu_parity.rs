@@ -1,11 +1,12 @@
-//! The CubeCL kernels on burn-wgpu against the CPU (Flex) implementation: values and
-//! gradients, and a whole network's forward and backward. Runs with `--features wgpu`; on
-//! machines without a GPU, Mesa's lavapipe Vulkan driver runs the kernels on the CPU.
-#![cfg(all(feature = "wgpu", feature = "flex"))]
+//! The CubeCL kernels on a GPU against the CPU (Flex) implementation: values and gradients,
+//! and a whole network's forward and backward. Runs on wgpu with `--features wgpu` (on
+//! machines without a GPU, Mesa's lavapipe Vulkan driver runs the kernels on the CPU) and on
+//! CUDA with `--features cuda` (`BURN_SNN_GPU=cuda` when both features are on).
+#![cfg(all(any(feature = "wgpu", feature = "cuda"), feature = "flex"))]
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, DeviceKind, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_snn::SrmConfig;
 use burn_snn::functional::{psp, spike, spike_with_surrogate};
 use burn_snn::model::{SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, Synapse};
@@ -13,8 +14,16 @@ use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::optim::AdaBeliefConfig;
 
+/// CUDA device 0 with `BURN_SNN_GPU=cuda` (or in a build without wgpu), else wgpu's default.
 fn gpu() -> Device {
-    Device::wgpu(DeviceKind::DefaultDevice)
+    #[cfg(feature = "cuda")]
+    if cfg!(not(feature = "wgpu")) || std::env::var("BURN_SNN_GPU").as_deref() == Ok("cuda") {
+        return Device::cuda(0);
+    }
+    #[cfg(feature = "wgpu")]
+    return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    #[cfg(not(feature = "wgpu"))]
+    unreachable!("a cuda build returns above")
 }
 
 fn cpu() -> Device {
