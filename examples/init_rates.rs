@@ -1,0 +1,95 @@
+//! Per-layer firing rates at initialization (no training) of Table 2's 13-layer N-MNIST
+//! networks and of pre/post-activation ResNet-32, on a few real samples: which networks carry
+//! activity to their output before any learning, the property the cpu-deep preset was
+//! calibrated on (README, "Deep networks").
+//!
+//! ```sh
+//! cargo run --release --example init_rates -- ../shared/data/nmnist-small 16 1 20
+//! ```
+//!
+//! Arguments: data directory, T, τs = τr (steps), weight scale. Prints one line per network:
+//! the mean firing rate of every spiking layer, in % of neurons per step.
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn_snn::SrmConfig;
+use burn_snn::block::BlockKind;
+use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split};
+use burn_snn::model::{Architecture, FiringRates, PaperDataset, SnnModelConfig, table2_arch};
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [dir, steps, tau, scale] = args.as_slice() else {
+        eprintln!("usage: init_rates <nmnist dir> <T> <tau> <weight scale>");
+        std::process::exit(2);
+    };
+    let number = |s: &str| -> f64 {
+        s.parse().unwrap_or_else(|_| {
+            eprintln!("error: {s:?} is not a number");
+            std::process::exit(2)
+        })
+    };
+    let (steps, tau, scale) = (number(steps) as usize, number(tau), number(scale));
+    // Training mode (autodiff device): PSP-BN and the membrane norms use batch statistics.
+    let device = burn_snn::device::cpu().autodiff();
+    let data = NmnistDataset::from_dir(dir, Split::Train).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1)
+    });
+    // Ten samples spread over the digits (the files are stored class by class).
+    let items = (0..10)
+        .map(|i| data.read(i * data.len() / 10))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        });
+    let binning = Binning {
+        steps,
+        dt_us: (300_000 / steps) as u32,
+    };
+    let batch = NmnistBatcher { binning }.batch(items, &device);
+    println!("T = {steps}, τs = τr = {tau}, weight scale {scale}; rates in % per step");
+    let settings = |norm| {
+        LayerSettings::new()
+            .with_norm(norm)
+            .with_num_steps(steps)
+            .with_weight_scale(scale)
+            .with_srm(SrmConfig::new().with_tau_s(tau).with_tau_r(tau))
+    };
+    let show = |name: &str, rates: FiringRates| {
+        let rates: Vec<String> = rates
+            .to_vec()
+            .iter()
+            .map(|(_, r)| format!("{:.3}", 100.0 * r))
+            .collect();
+        println!("{name:>14}: {}", rates.join(" "));
+    };
+    let mut models: Vec<(String, Architecture, Normalization)> = Normalization::ALL
+        .iter()
+        .map(|&norm| {
+            let arch = table2_arch(PaperDataset::Nmnist, norm).parse().unwrap();
+            (format!("13 layers {norm}"), arch, norm)
+        })
+        .collect();
+    for kind in [BlockKind::Pre, BlockKind::Post] {
+        for norm in [Normalization::None, Normalization::PspLayer] {
+            let arch = Architecture::ResNet {
+                depth: 32,
+                kind,
+                widths: vec![8, 16],
+            };
+            models.push((format!("{arch} {norm}"), arch, norm));
+        }
+    }
+    for (name, arch, norm) in models {
+        device.seed(2022);
+        let model = SnnModelConfig::new(arch, [2, 34, 34], 10)
+            .with_settings(settings(norm))
+            .init(&device);
+        let (_, rates) = model.forward_with_rates(batch.spikes.clone());
+        show(&name, rates);
+    }
+}
