@@ -128,6 +128,13 @@ fn params(model: &SnnClassifier) -> Vec<f32> {
     collect.0
 }
 
+/// An empty directory under the system's temp dir, unique to this process.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("burn-snn-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 fn cpu() -> Device {
     burn_snn::device::cpu().autodiff()
 }
@@ -135,8 +142,7 @@ fn cpu() -> Device {
 #[test]
 fn trains_in_burns_learner_on_one_device() {
     let _serial = serial();
-    let dir = std::env::temp_dir().join(format!("burn-snn-learner-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("learner");
     let (_, valid) = data();
     let before = accuracy(&classifier(&cpu()), &valid);
     let model = run(&dir, ExecutionStrategy::single(cpu()), 4, None);
@@ -150,8 +156,7 @@ fn trains_in_burns_learner_on_one_device() {
 #[test]
 fn trains_with_multi_device_over_two_cpu_devices() {
     let _serial = serial();
-    let dir = std::env::temp_dir().join(format!("burn-snn-learner-multi-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("learner-multi");
     let (_, valid) = data();
     let strategy = ExecutionStrategy::multi(vec![cpu(), cpu()], MultiDeviceOptim::OptimMainDevice);
     let model = run(&dir, strategy, 4, None);
@@ -168,8 +173,7 @@ fn trains_with_multi_device_over_two_cpu_devices() {
 #[test]
 fn a_resumed_run_ends_where_an_uninterrupted_one_ends() {
     let _serial = serial();
-    let root = std::env::temp_dir().join(format!("burn-snn-learner-resume-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = fresh_dir("learner-resume");
     let whole = run(
         &root.join("whole"),
         ExecutionStrategy::single(cpu()),
