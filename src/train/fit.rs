@@ -1,4 +1,4 @@
-use super::{ExperimentConfig, Series, all_finite, first_non_finite, line_chart};
+use super::{ExperimentConfig, Series, first_non_finite, line_chart};
 use crate::data::{DataError, SpikeBatch, SpikeData, epoch_subset};
 use crate::model::{ModelError, SnnModel, correct, spike_counts};
 use burn::config::Config;
@@ -191,9 +191,7 @@ pub fn train(
                     });
                 }
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
-                if !all_finite(&model, &grads)
-                    && let Some(param) = first_non_finite(&model, &grads)
-                {
+                if let Some(param) = first_non_finite(&model, &grads) {
                     return Err(TrainError::NonFinite {
                         epoch: epoch + 1,
                         batch: b + 1,

@@ -29,7 +29,7 @@
 //! let trained = result.model;
 //! ```
 
-use super::{LossKind, all_finite, first_non_finite};
+use super::{LossKind, first_non_finite};
 use crate::data::SpikeBatch;
 use crate::model::{SnnModel, SnnModelConfig, spike_counts};
 use burn::config::Config;
@@ -75,7 +75,7 @@ impl SnnClassifierConfig {
 /// per-layer firing rates) for Burn's `AccuracyMetric`, `LossMetric` and this crate's
 /// [`FiringRateMetric`]. Before each update the parameters and gradients are checked for NaN
 /// and infinity with one fused reduction; a non-finite value stops the run with a panic naming
-/// the parameter and the optimizer step.
+/// the parameter.
 #[derive(Module, Debug)]
 pub struct SnnClassifier {
     /// The network.
@@ -120,9 +120,7 @@ impl TrainStep for SnnClassifier {
         lr: ModuleLearningRate,
         grads: GradientsParams,
     ) -> Self {
-        if !all_finite(&self, &grads) {
-            let param = first_non_finite(&self, &grads)
-                .unwrap_or_else(|| "a parameter (fused check)".to_string());
+        if let Some(param) = first_non_finite(&self, &grads) {
             panic!("non-finite value before the optimizer step: {param}");
         }
         optim.step(lr, self, grads)
