@@ -2,6 +2,10 @@
 //! network `34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10` with PSP-LN, batch 10, on the CPU.
 //! Prints the time per step and the peak memory (the process's peak resident set).
 //!
+//! With the `train` feature the same steps then run through burn-train's `Learner`
+//! (`train_step` + `optimizer_step` on [`SnnClassifier`], which adds the firing-rate recording
+//! and the fused finiteness check): the ratio of the two means is the engine's cost.
+//!
 //! Run: `cargo bench --bench train_step` (`BURN_SNN_BENCH_T` sets T; default 100, the issue's
 //! setting; the paper trains N-MNIST with T = 300).
 
@@ -93,4 +97,64 @@ fn main() {
     if let Some(peak) = peak_rss_mib() {
         println!("peak memory (VmHWM): {peak:.0} MiB");
     }
+    #[cfg(feature = "train")]
+    learner_steps(&device, steps, iterations, input, labels, mean);
+}
+
+/// The same steps through burn-train's `Learner`.
+#[cfg(feature = "train")]
+fn learner_steps(
+    device: &Device,
+    steps: usize,
+    iterations: usize,
+    input: Tensor<5>,
+    labels: Tensor<1, Int>,
+    plain_mean: f64,
+) {
+    use burn::train::Learner;
+    use burn_snn::data::SpikeBatch;
+    use burn_snn::model::SnnModelConfig;
+    use burn_snn::train::{LossKind, SnnClassifierConfig};
+
+    let model = SnnModelConfig::new(SPEC.parse().expect("a valid string"), [2, 34, 34], 10)
+        .with_settings(
+            LayerSettings::new()
+                .with_norm(Normalization::PspLayer)
+                .with_num_steps(steps),
+        );
+    let classifier = SnnClassifierConfig::new(
+        model,
+        LossKind::SpikeCount {
+            true_rate: 0.2,
+            false_rate: 0.02,
+        },
+    )
+    .init(device);
+    let optim = AdaBeliefConfig::new().with_weight_decay(1e-4).init();
+    let mut learner = Learner::new(classifier, optim, 1e-2);
+    let mut times = Vec::new();
+    for i in 0..=iterations {
+        let start = Instant::now();
+        let out = learner.train_step(SpikeBatch {
+            spikes: input.clone(),
+            labels: labels.clone(),
+        });
+        learner.lr_step();
+        learner.optimizer_step(out.grads);
+        device.sync().expect("sync");
+        let total = start.elapsed().as_secs_f64();
+        println!(
+            "  learner step {i}{}: total {total:.2} s",
+            if i == 0 { " (warm-up)" } else { "" }
+        );
+        if i > 0 {
+            times.push(total);
+        }
+    }
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "mean Learner step time: {mean:.2} s over {} steps ({:.3}× the plain step)",
+        times.len(),
+        mean / plain_mean
+    );
 }

@@ -116,7 +116,13 @@ fn main() {
         [1, 34, 34],
         10,
     );
-    if let Err(e) = args.common.run("fmnist", config, &train, &valid, &test) {
+    if let Err(e) = args.common.run(
+        "fmnist",
+        config,
+        Arc::new(train),
+        Arc::new(valid),
+        Arc::new(test),
+    ) {
         fail(&e);
     }
 }

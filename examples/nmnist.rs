@@ -111,7 +111,13 @@ fn main() {
         [2, 34, 34],
         10,
     );
-    if let Err(e) = args.run("nmnist", config, &train, &valid, &test) {
+    if let Err(e) = args.run(
+        "nmnist",
+        config,
+        Arc::new(train),
+        Arc::new(valid),
+        Arc::new(test),
+    ) {
         fail(&e);
     }
 }

@@ -14,6 +14,7 @@ use burn_snn::data::SaccadeShapes;
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, train};
+use std::sync::Arc;
 
 fn main() {
     let small = std::env::args().any(|a| a == "--small");
@@ -49,18 +50,13 @@ fn main() {
         dir.display()
     );
     let start = std::time::Instant::now();
-    let device = burn_snn::device::cpu().autodiff();
+    let device = burn_snn::device::cpu();
     let report = train(
         &config,
-        &train_data,
-        &valid_data,
-        Some(&test_data),
-        &device,
-        &RunOptions {
-            dir,
-            resume: false,
-            progress_every: 50,
-        },
+        Arc::new(train_data),
+        Arc::new(valid_data),
+        Some(Arc::new(test_data)),
+        &RunOptions::new(dir, &device),
     )
     .unwrap_or_else(|e| panic!("training failed: {e}"));
     let test = report.test.expect("test data was given");

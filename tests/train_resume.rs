@@ -1,10 +1,14 @@
-//! `--resume`: a run stopped after an epoch and resumed ends exactly where an uninterrupted run
-//! ends (same samples per epoch, model and optimizer state restored), and writes its reports.
+//! `burn_snn::train::train` on burn-train's `SupervisedTraining`: a run stopped after an epoch
+//! and resumed ends exactly where an uninterrupted run ends (same samples per epoch, model and
+//! optimizer state restored through Burn's checkpoints) and writes its reports; a non-finite
+//! value stops the run naming the parameter, epoch and batch.
+#![cfg(feature = "train")]
 
 use burn::tensor::Device;
 use burn_snn::data::SaccadeShapes;
 use burn_snn::neuron::LayerSettings;
-use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, train};
+use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, TrainError, train};
+use std::sync::Arc;
 
 fn config(epochs: usize) -> ExperimentConfig {
     ExperimentConfig::new("16x16x2-n4c3-p2-n4".parse().unwrap())
@@ -26,28 +30,43 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn device() -> Device {
-    burn_snn::device::cpu().autodiff()
+    burn_snn::device::cpu()
+}
+
+fn options(dir: std::path::PathBuf, resume: bool) -> RunOptions {
+    RunOptions {
+        resume,
+        progress_every: 0,
+        ..RunOptions::new(dir, &device())
+    }
 }
 
 #[test]
 fn resumed_run_matches_an_uninterrupted_one() {
     let _serial = serial();
-    let (train_data, valid) = (SaccadeShapes::new(96, 1), SaccadeShapes::new(32, 2));
+    let train_data = Arc::new(SaccadeShapes::new(96, 1));
+    let valid = Arc::new(SaccadeShapes::new(32, 2));
     let root = std::env::temp_dir().join(format!("burn-snn-resume-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let run = |cfg: &ExperimentConfig, dir: &str, resume: bool| {
-        let opts = RunOptions {
-            dir: root.join(dir),
-            resume,
-            progress_every: 0,
-        };
-        train(cfg, &train_data, &valid, Some(&valid), &device(), &opts).expect("training")
+        train(
+            cfg,
+            train_data.clone(),
+            valid.clone(),
+            Some(valid.clone()),
+            &options(root.join(dir), resume),
+        )
+        .expect("training")
     };
     let straight = run(&config(3), "straight", false);
     run(&config(2), "resumed", false);
     let resumed = run(&config(3), "resumed", true);
-    assert_eq!(resumed.state.history.len(), 3);
-    for (a, b) in straight.state.history.iter().zip(&resumed.state.history) {
+    assert_eq!(resumed.history.len(), 3);
+    assert_eq!(
+        straight.test.as_ref().map(|t| t.accuracy),
+        resumed.test.as_ref().map(|t| t.accuracy)
+    );
+    for (a, b) in straight.history.iter().zip(&resumed.history) {
         assert!(
             (a.train.loss - b.train.loss).abs() <= 1e-5 * a.train.loss.abs().max(1.0),
             "epoch {}: {} vs {}",
@@ -66,7 +85,8 @@ fn resumed_run_matches_an_uninterrupted_one() {
         "rates.svg",
         "model-best.bpk",
         "result.json",
-        "checkpoint/state.json",
+        "checkpoint/model-3.bpk",
+        "checkpoint/optim-3.bpk",
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
@@ -115,18 +135,20 @@ fn training_batches_are_drawn_per_epoch_and_evaluation_ones_plainly() {
             self.inner.classes()
         }
     }
-    let data = Recording {
+    let data = Arc::new(Recording {
         inner: SaccadeShapes::new(48, 1),
         train_epochs: Mutex::new(Vec::new()),
         plain: Mutex::new(0),
-    };
+    });
     let dir = std::env::temp_dir().join(format!("burn-snn-epochs-{}", std::process::id()));
-    let opts = RunOptions {
-        dir: dir.clone(),
-        resume: false,
-        progress_every: 0,
-    };
-    train(&config(2), &data, &data, None, &device(), &opts).expect("training");
+    train(
+        &config(2),
+        data.clone(),
+        data.clone(),
+        None,
+        &options(dir.clone(), false),
+    )
+    .expect("training");
     // 48 samples per epoch in batches of 8: 6 training batches per epoch.
     assert_eq!(
         *data.train_epochs.lock().unwrap(),
@@ -134,5 +156,34 @@ fn training_batches_are_drawn_per_epoch_and_evaluation_ones_plainly() {
     );
     // Validation after each epoch: 6 plain batches each.
     assert_eq!(*data.plain.lock().unwrap(), 12);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A NaN learning rate turns every parameter into NaN at the first update: the second step
+/// refuses to update and the run stops with the parameter, epoch 1 and batch 2.
+#[test]
+fn a_non_finite_parameter_stops_the_run_naming_it() {
+    let _serial = serial();
+    let data = Arc::new(SaccadeShapes::new(48, 1));
+    let dir = std::env::temp_dir().join(format!("burn-snn-nan-{}", std::process::id()));
+    let err = train(
+        &config(2).with_lr(f64::NAN),
+        data.clone(),
+        data,
+        None,
+        &options(dir.clone(), false),
+    )
+    .expect_err("a NaN learning rate");
+    match err {
+        TrainError::NonFinite {
+            epoch,
+            batch,
+            detail,
+        } => {
+            assert_eq!((epoch, batch), (1, 2), "{detail}");
+            assert!(detail.starts_with("model.Plain.layers."), "{detail}");
+        }
+        other => panic!("expected NonFinite, got {other}"),
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

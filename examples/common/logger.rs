@@ -1,11 +1,13 @@
 //! The examples' logger: the library reports progress through the `log` facade; this prints
-//! `info` and above to stderr, one line per record.
+//! burn-snn's `info` records and every crate's warnings and errors to stderr, one line per
+//! record (burn-train logs every iteration at `info`).
 
 struct Stderr;
 
 impl log::Log for Stderr {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::Level::Info
+        metadata.level() <= log::Level::Warn
+            || (metadata.level() <= log::Level::Info && metadata.target().starts_with("burn_snn"))
     }
 
     fn log(&self, record: &log::Record) {

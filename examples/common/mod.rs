@@ -8,9 +8,13 @@ use burn_snn::data::SpikeData;
 use burn_snn::model::{Architecture, NetworkSpec};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
-use burn_snn::train::{ExperimentConfig, OptimizerKind, RunOptions, RunReport, TrainError, train};
+use burn_snn::train::{
+    ExperimentConfig, MultiDeviceStrategy, OptimizerKind, RunOptions, RunReport, Series,
+    TrainError, XAxis, line_chart, rate_series, train,
+};
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Preset {
@@ -23,13 +27,13 @@ pub enum Preset {
     CpuDeep,
 }
 
-/// `cpu`, `wgpu`, `cuda` or `cuda:N`.
+/// `cpu`, `wgpu`, `wgpu:N`, `cuda` or `cuda:N`.
 #[derive(Clone, Copy, Debug)]
 pub enum DeviceArg {
     /// Burn's Flex CPU backend.
     Cpu,
-    /// The GPU through wgpu (needs the `wgpu` feature).
-    Wgpu,
+    /// The GPU through wgpu (needs the `wgpu` feature): the default one, or discrete GPU `N`.
+    Wgpu(Option<usize>),
     /// NVIDIA GPU `N` through CUDA (needs the `cuda` feature).
     Cuda(usize),
 }
@@ -38,15 +42,54 @@ impl std::str::FromStr for DeviceArg {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
+        let index = |prefix: &str| s.strip_prefix(prefix).and_then(|n| n.parse().ok());
         match s {
             "cpu" => Ok(Self::Cpu),
-            "wgpu" => Ok(Self::Wgpu),
+            "wgpu" => Ok(Self::Wgpu(None)),
             "cuda" => Ok(Self::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
+            _ => index("cuda:")
                 .map(Self::Cuda)
-                .ok_or_else(|| format!("unknown device {s:?}; expected cpu, wgpu, cuda or cuda:N")),
+                .or_else(|| index("wgpu:").map(|n| Self::Wgpu(Some(n))))
+                .ok_or_else(|| {
+                    format!("unknown device {s:?}; expected cpu, wgpu, wgpu:N, cuda or cuda:N")
+                }),
+        }
+    }
+}
+
+impl DeviceArg {
+    fn device(self) -> Device {
+        match self {
+            DeviceArg::Cpu => {
+                burn_snn::memory::keep_freed_memory();
+                burn_snn::device::cpu()
+            }
+            DeviceArg::Wgpu(index) => {
+                #[cfg(feature = "wgpu")]
+                return Device::wgpu(match index {
+                    Some(n) => burn::tensor::DeviceKind::DiscreteGpu(n),
+                    None => burn::tensor::DeviceKind::DefaultDevice,
+                });
+                #[cfg(not(feature = "wgpu"))]
+                {
+                    let _ = index;
+                    eprintln!(
+                        "--device wgpu needs the wgpu feature: cargo run --release --features wgpu --example …"
+                    );
+                    std::process::exit(2);
+                }
+            }
+            DeviceArg::Cuda(index) => {
+                #[cfg(feature = "cuda")]
+                return Device::cuda(index);
+                #[cfg(not(feature = "cuda"))]
+                {
+                    eprintln!(
+                        "--device cuda:{index} needs the cuda feature: cargo run --release --features cuda --example …"
+                    );
+                    std::process::exit(2);
+                }
+            }
         }
     }
 }
@@ -126,9 +169,17 @@ pub struct Common {
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Device: cpu, wgpu, cuda or cuda:N.
+    /// Device: cpu, wgpu, wgpu:N, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
+    /// Several devices, comma-separated (e.g. cuda:0,cuda:1): data-parallel training with
+    /// --strategy. Overrides --device.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Vec<DeviceArg>,
+    /// Burn's strategy for several devices: multi (MultiDevice: one batch per device, the
+    /// optimizer on the first) or ddp (distributed data parallel, all-reduce; CUDA with NCCL).
+    #[arg(long, default_value = "multi")]
+    pub strategy: MultiDeviceStrategy,
     /// Data directory (offline); default: the cache, downloading when missing.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -250,34 +301,11 @@ impl Common {
         })
     }
 
-    pub fn device(&self) -> Device {
-        match self.device {
-            DeviceArg::Cpu => {
-                burn_snn::memory::keep_freed_memory();
-                burn_snn::device::cpu()
-            }
-            DeviceArg::Wgpu => {
-                #[cfg(feature = "wgpu")]
-                return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-                #[cfg(not(feature = "wgpu"))]
-                {
-                    eprintln!(
-                        "--device wgpu needs the wgpu feature: cargo run --release --features wgpu --example …"
-                    );
-                    std::process::exit(2);
-                }
-            }
-            DeviceArg::Cuda(index) => {
-                #[cfg(feature = "cuda")]
-                return Device::cuda(index);
-                #[cfg(not(feature = "cuda"))]
-                {
-                    eprintln!(
-                        "--device cuda:{index} needs the cuda feature: cargo run --release --features cuda --example …"
-                    );
-                    std::process::exit(2);
-                }
-            }
+    /// The devices of `--devices`, else the one of `--device`.
+    pub fn devices(&self) -> Vec<Device> {
+        match self.devices.is_empty() {
+            true => vec![self.device.device()],
+            false => self.devices.iter().map(|d| d.device()).collect(),
         }
     }
 
@@ -286,17 +314,17 @@ impl Common {
         &self,
         name: &str,
         (config, defaults): (ExperimentConfig, Defaults),
-        train_data: &dyn SpikeData,
-        valid: &dyn SpikeData,
-        test: &dyn SpikeData,
+        train_data: Arc<dyn SpikeData>,
+        valid: Arc<dyn SpikeData>,
+        test: Arc<dyn SpikeData>,
     ) -> Result<(), TrainError> {
-        let device = self.device().autodiff();
+        let devices = self.devices();
         let base = self
             .run_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(name));
         let Some(sweep) = self.sweep else {
-            let report = self.train_one(&config, train_data, valid, test, &device, base)?;
+            let report = self.train_one(&config, train_data, valid, test, &devices, base)?;
             print_result(&config, &report);
             return Ok(());
         };
@@ -316,7 +344,7 @@ impl Common {
         };
         let mut csv =
             format!("{param},arch,norm,best_valid_accuracy,best_epoch,test_accuracy,seconds\n");
-        let (mut points, mut curves) = (Vec::new(), Vec::new());
+        let (mut points, mut curves, mut rates) = (Vec::new(), Vec::new(), Vec::new());
         for value in values {
             let number = || {
                 value.parse::<f64>().unwrap_or_else(|_| {
@@ -345,56 +373,88 @@ impl Common {
             }
             let report = self.train_one(
                 &cfg,
-                train_data,
-                valid,
-                test,
-                &device,
+                train_data.clone(),
+                valid.clone(),
+                test.clone(),
+                &devices,
                 base.join(format!("{param}-{value}")),
             )?;
             print_result(&cfg, &report);
             let test_acc = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
-            let seconds: f64 = report.state.history.iter().map(|r| r.seconds).sum();
+            let seconds: f64 = report.history.iter().map(|r| r.seconds).sum();
             csv.push_str(&format!(
                 "{value},{},{},{:.4},{},{test_acc:.4},{seconds:.0}\n",
-                cfg.arch,
-                cfg.settings.norm,
-                report.state.best_valid_accuracy,
-                report.state.best_epoch
+                cfg.arch, cfg.settings.norm, report.best_valid_accuracy, report.best_epoch
             ));
             points.push((value.parse::<f64>().unwrap_or(f64::NAN), test_acc));
-            curves.push(burn_snn::train::Series {
+            curves.push(Series {
                 name: value.clone(),
                 points: report
-                    .state
                     .history
                     .iter()
                     .map(|r| (r.epoch as f64, r.valid.accuracy))
                     .collect(),
             });
+            if let Some(last) = report.history.last() {
+                let names: Vec<String> = last.train.rates.iter().map(|(n, _)| n.clone()).collect();
+                rates.push((rate_series(&value, last), names));
+            }
         }
-        std::fs::create_dir_all(&base).ok();
-        std::fs::write(base.join("sweep.csv"), csv).ok();
-        let svg = match sweep {
+        let write = |file: &str, text: &str| {
+            let path = base.join(file);
+            std::fs::create_dir_all(&base)
+                .and_then(|()| std::fs::write(&path, text))
+                .map_err(|e| TrainError::Files {
+                    path,
+                    source: e.into(),
+                })
+        };
+        let chart = |file: &str, title: &str, x: &str, y: &str, series: &[Series], axis| {
+            let svg = line_chart(title, x, y, series, axis).map_err(|e| TrainError::Files {
+                path: base.join(file),
+                source: e.into(),
+            })?;
+            write(file, &svg)
+        };
+        write("sweep.csv", &csv)?;
+        match sweep {
             // A categorical sweep: validation accuracy per epoch, one curve per model.
-            SweepArg::Model => burn_snn::train::line_chart(
+            SweepArg::Model => chart(
+                "sweep.svg",
                 "Validation accuracy per epoch",
                 "epoch",
                 "validation accuracy",
                 &curves,
-                None,
-            ),
-            _ => burn_snn::train::line_chart(
+                XAxis::Epochs,
+            )?,
+            _ => chart(
+                "sweep.svg",
                 &format!("Test accuracy vs {param}"),
                 param,
                 "test accuracy",
-                &[burn_snn::train::Series {
+                &[Series {
                     name: config.settings.norm.to_string(),
                     points,
                 }],
-                None,
-            ),
-        };
-        std::fs::write(base.join("sweep.svg"), svg).ok();
+                XAxis::Numeric,
+            )?,
+        }
+        // Firing rate per layer after the last epoch, the runs side by side (Figs. 6-7): on
+        // the layers of the deepest run, shallower runs over their first layers.
+        let names = rates
+            .iter()
+            .map(|(_, names)| names.clone())
+            .max_by_key(Vec::len)
+            .unwrap_or_default();
+        let rates: Vec<Series> = rates.into_iter().map(|(series, _)| series).collect();
+        chart(
+            "sweep-rates.svg",
+            "Firing rate per layer after the last epoch",
+            "layer",
+            "spikes / neuron / step",
+            &rates,
+            XAxis::Categories(&names),
+        )?;
         println!("sweep written to {}", base.join("sweep.csv").display());
         Ok(())
     }
@@ -402,10 +462,10 @@ impl Common {
     fn train_one(
         &self,
         cfg: &ExperimentConfig,
-        train_data: &dyn SpikeData,
-        valid: &dyn SpikeData,
-        test: &dyn SpikeData,
-        device: &Device,
+        train_data: Arc<dyn SpikeData>,
+        valid: Arc<dyn SpikeData>,
+        test: Arc<dyn SpikeData>,
+        devices: &[Device],
         dir: PathBuf,
     ) -> Result<RunReport, TrainError> {
         let s = &cfg.settings;
@@ -430,21 +490,23 @@ impl Common {
             dir,
             resume: self.resume,
             progress_every: self.progress_every,
+            devices: devices.to_vec(),
+            strategy: self.strategy,
         };
-        train(cfg, train_data, valid, Some(test), device, &opts)
+        train(cfg, train_data, valid, Some(test), &opts)
     }
 }
 
 fn print_result(cfg: &ExperimentConfig, report: &RunReport) {
     let test = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
-    let seconds: f64 = report.state.history.iter().map(|r| r.seconds).sum();
+    let seconds: f64 = report.history.iter().map(|r| r.seconds).sum();
     println!(
         "RESULT {} norm={} T={} | best valid {:.2}% (epoch {}) | test {:.2}% | {:.0} s",
         cfg.arch,
         cfg.settings.norm,
         cfg.steps(),
-        100.0 * report.state.best_valid_accuracy,
-        report.state.best_epoch,
+        100.0 * report.best_valid_accuracy,
+        report.best_epoch,
         100.0 * test,
         seconds
     );

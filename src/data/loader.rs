@@ -1,7 +1,7 @@
 //! [`SpikeData`] as a Burn [`DataLoader`]: what burn-train's `SupervisedTraining` and
 //! `Evaluator` iterate over.
 
-use super::{SpikeBatch, SpikeData, epoch_subset};
+use super::{DataError, SpikeBatch, SpikeData, epoch_subset};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
@@ -24,8 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct SpikeDataLoader {
     data: Arc<dyn SpikeData>,
     batch_size: usize,
-    /// `None`: evaluation (all samples, in order).
+    /// `None`: evaluation (all samples, or `subset`, in order).
     sampling: Option<Sampling>,
+    /// Evaluation on these samples only ([`limit`](SpikeDataLoader::limit)).
+    subset: Option<Arc<Vec<usize>>>,
     range: Option<(usize, usize)>,
     device: Device,
 }
@@ -70,6 +72,7 @@ impl SpikeDataLoader {
                 seed,
                 epoch: Arc::new(AtomicUsize::new(first_epoch)),
             }),
+            subset: None,
             range: None,
             device: device.clone(),
         }
@@ -86,47 +89,85 @@ impl SpikeDataLoader {
             data,
             batch_size,
             sampling: None,
+            subset: None,
             range: None,
             device: device.clone(),
         }
     }
 
+    /// An evaluation loader on `limit` samples drawn at random without replacement, fixed by
+    /// `seed`, in index order (data sets are often stored class by class, so a prefix would
+    /// be biased); 0 or more than the data: all of them. A training loader is unchanged.
+    pub fn limit(mut self, limit: usize, seed: u64) -> Self {
+        if self.sampling.is_none() && limit > 0 && limit < self.data.len() {
+            let mut picked = epoch_subset(self.data.len(), limit, seed, 0);
+            picked.sort_unstable();
+            self.subset = Some(Arc::new(picked));
+        }
+        self
+    }
+
     fn total(&self) -> usize {
-        self.sampling
-            .as_ref()
-            .map_or(self.data.len(), |s| s.per_epoch)
+        match (&self.sampling, &self.subset) {
+            (Some(s), _) => s.per_epoch,
+            (None, Some(subset)) => subset.len(),
+            (None, None) => self.data.len(),
+        }
     }
 }
 
-struct Iter<'a> {
-    loader: &'a SpikeDataLoader,
-    order: Vec<usize>,
-    epoch: Option<usize>,
+/// Batches prepared on another thread, up to [`PREFETCH`] ahead of the training step.
+struct Iter {
+    batches: std::sync::mpsc::Receiver<(usize, Result<SpikeBatch, DataError>)>,
     done: usize,
+    total: usize,
 }
 
-impl Iterator for Iter<'_> {
+/// Batches prepared ahead of the step that consumes them.
+const PREFETCH: usize = 2;
+
+impl Iter {
+    fn spawn(loader: &SpikeDataLoader, order: Vec<usize>, epoch: Option<usize>) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(PREFETCH);
+        let (data, device, batch_size) = (
+            loader.data.clone(),
+            loader.device.clone(),
+            loader.batch_size,
+        );
+        let total = order.len();
+        std::thread::spawn(move || {
+            for chunk in order.chunks(batch_size) {
+                let batch = match epoch {
+                    Some(epoch) => data.train_batch(chunk, epoch, &device),
+                    None => data.batch(chunk, &device),
+                };
+                // The receiver is gone: the epoch was abandoned.
+                if tx.send((chunk.len(), batch)).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            batches: rx,
+            done: 0,
+            total,
+        }
+    }
+}
+
+impl Iterator for Iter {
     type Item = Result<SpikeBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done >= self.order.len() {
-            return None;
-        }
-        let end = (self.done + self.loader.batch_size).min(self.order.len());
-        let chunk = &self.order[self.done..end];
-        self.done = end;
-        let data = &self.loader.data;
-        let batch = match self.epoch {
-            Some(epoch) => data.train_batch(chunk, epoch, &self.loader.device),
-            None => data.batch(chunk, &self.loader.device),
-        };
+        let (len, batch) = self.batches.recv().ok()?;
+        self.done += len;
         Some(batch.map_err(DatasetError::new))
     }
 }
 
-impl DataLoaderIterator<SpikeBatch> for Iter<'_> {
+impl DataLoaderIterator<SpikeBatch> for Iter {
     fn progress(&self) -> Progress {
-        Progress::new(self.done, self.order.len(), Some("samples".to_string()))
+        Progress::new(self.done, self.total, Some("samples".to_string()))
     }
 }
 
@@ -140,17 +181,15 @@ impl DataLoader<SpikeBatch> for SpikeDataLoader {
                     Some(epoch),
                 )
             }
-            None => ((0..self.data.len()).collect(), None),
+            None => match &self.subset {
+                Some(subset) => (subset.to_vec(), None),
+                None => ((0..self.data.len()).collect(), None),
+            },
         };
         if let Some((start, end)) = self.range {
             order = order[start.min(order.len())..end.min(order.len())].to_vec();
         }
-        Box::new(Iter {
-            loader: self,
-            order,
-            epoch,
-            done: 0,
-        })
+        Box::new(Iter::spawn(self, order, epoch))
     }
 
     fn num_items(&self) -> usize {

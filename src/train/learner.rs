@@ -4,7 +4,7 @@
 //! (single device, `MultiDevice`, DDP).
 //!
 //! ```no_run
-//! use std::sync::Arc;
+//! use std::sync::{Arc, Mutex};
 //! use burn::train::{Learner, SupervisedTraining, metric::{AccuracyMetric, LossMetric}};
 //! use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
 //! use burn_snn::model::SnnModelConfig;
@@ -31,19 +31,19 @@
 
 use super::{LossKind, first_non_finite};
 use crate::data::SpikeBatch;
-use crate::model::{SnnModel, SnnModelConfig, spike_counts};
+use crate::model::{ModelError, SnnModel, SnnModelConfig, spike_counts};
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Device, ExecutionError, Int, Tensor};
 use burn::train::metric::{
     AccuracyInput, Adaptor, LossInput, Metric, MetricAttributes, MetricMetadata, MetricName,
     Numeric, NumericAttributes, NumericEntry, SerializedEntry,
     state::{FormatOptions, NumericMetricState},
 };
-use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
-use std::sync::Arc;
+use burn::train::{InferenceStep, Interrupter, ItemLazy, TrainOutput, TrainStep};
+use std::sync::{Arc, Mutex};
 
 /// Configuration of an [`SnnClassifier`].
 #[derive(Config, Debug)]
@@ -61,11 +61,62 @@ impl SnnClassifierConfig {
     ///
     /// If the model cannot be built (see [`SnnModelConfig::try_init`]).
     pub fn init(&self, device: &Device) -> SnnClassifier {
-        SnnClassifier {
-            model: self.model.init(device),
+        self.try_init(device)
+            .unwrap_or_else(|e| panic!("SnnClassifierConfig::init: {e}"))
+    }
+
+    /// Builds the classifier, or says why the model cannot be built.
+    pub fn try_init(&self, device: &Device) -> Result<SnnClassifier, ModelError> {
+        Ok(SnnClassifier {
+            model: self.model.try_init(device)?,
             loss: self.loss,
             steps: self.model.settings.num_steps,
-        }
+            guard: NonFiniteGuard::default(),
+        })
+    }
+}
+
+/// What an [`SnnClassifier`] does when a parameter or gradient is not finite before an
+/// optimizer step: panic (the default), or — once [`SnnClassifier::stop_with`] gave it an
+/// [`Interrupter`] — skip the update, record the parameter and stop the run through the
+/// interrupter, so that `SupervisedTraining::launch` returns normally and the caller can report
+/// the failure (see [`NonFiniteGuard::found`]).
+#[derive(Clone, Default)]
+pub struct NonFiniteGuard {
+    interrupter: Option<Interrupter>,
+    found: Arc<Mutex<Option<String>>>,
+}
+
+impl NonFiniteGuard {
+    /// The first non-finite parameter found (module path, and whether its value or its
+    /// gradient), if a step was refused.
+    pub fn found(&self) -> Option<String> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn check(&self, model: &SnnClassifier, grads: &GradientsParams) -> bool {
+        let Some(param) = first_non_finite(model, grads) else {
+            return true;
+        };
+        let Some(interrupter) = &self.interrupter else {
+            panic!("non-finite value before the optimizer step: {param}");
+        };
+        let message = format!("non-finite value before the optimizer step: {param}");
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(param);
+        interrupter.stop(Some(&message));
+        false
+    }
+}
+
+impl std::fmt::Debug for NonFiniteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonFiniteGuard")
+            .field("stops_through_interrupter", &self.interrupter.is_some())
+            .field("found", &self.found())
+            .finish()
     }
 }
 
@@ -74,8 +125,8 @@ impl SnnClassifierConfig {
 /// Each step returns a [`SpikeClassificationOutput`] (loss, spike counts as logits, labels,
 /// per-layer firing rates) for Burn's `AccuracyMetric`, `LossMetric` and this crate's
 /// [`FiringRateMetric`]. Before each update the parameters and gradients are checked for NaN
-/// and infinity with one fused reduction; a non-finite value stops the run with a panic naming
-/// the parameter.
+/// and infinity with one fused reduction; a non-finite value stops the run naming the
+/// parameter: with a panic, or through an interrupter ([`stop_with`](Self::stop_with)).
 #[derive(Module, Debug)]
 pub struct SnnClassifier {
     /// The network.
@@ -85,9 +136,23 @@ pub struct SnnClassifier {
     pub loss: LossKind,
     /// The window `T` the spike-count targets scale with.
     pub steps: usize,
+    /// What a non-finite value before an update does.
+    #[module(skip)]
+    pub guard: NonFiniteGuard,
 }
 
 impl SnnClassifier {
+    /// Refuse updates with a non-finite parameter or gradient by stopping the run through
+    /// `interrupter` (the one given to `SupervisedTraining::with_interrupter`) instead of
+    /// panicking; the parameter is then in [`NonFiniteGuard::found`].
+    pub fn stop_with(mut self, interrupter: Interrupter) -> Self {
+        self.guard = NonFiniteGuard {
+            interrupter: Some(interrupter),
+            found: Arc::default(),
+        };
+        self
+    }
+
     /// The step's output: forward with firing rates, loss, counts.
     pub fn forward_classification(&self, batch: SpikeBatch) -> SpikeClassificationOutput {
         let (out, rates) = self.model.forward_with_rates(batch.spikes);
@@ -120,10 +185,24 @@ impl TrainStep for SnnClassifier {
         lr: ModuleLearningRate,
         grads: GradientsParams,
     ) -> Self {
-        if let Some(param) = first_non_finite(&self, &grads) {
-            panic!("non-finite value before the optimizer step: {param}");
+        if !self.guard.clone().check(&self, &grads) {
+            return self;
         }
         optim.step(lr, self, grads)
+    }
+
+    fn optimize_multi(
+        self,
+        optim: &mut ModuleOptimizer,
+        lr: ModuleLearningRate,
+        grads: MultiGradientsParams,
+    ) -> Self {
+        for (grads, _) in &grads.grads {
+            if !self.guard.clone().check(&self, grads) {
+                return self;
+            }
+        }
+        optim.step_multi(lr, self, grads)
     }
 }
 

@@ -1,22 +1,29 @@
-//! Training runs: experiment configuration, the training loop with checkpoints and resume,
-//! metrics, firing-rate records and SVG plots.
+//! Training runs on burn-train's engine (feature `train`): [`SnnClassifier`] for Burn's
+//! `Learner`, the per-layer [`FiringRateMetric`], and [`train`] — one experiment on
+//! `SupervisedTraining` with the run directory the examples write (configuration, metrics CSV,
+//! plots, best model, result) and `--resume` through Burn's checkpoints.
 //!
-//! The loop is this crate's own rather than burn-train's `Learner`, for three concrete
-//! reasons: the paper's per-epoch random subsets must be a function of `(seed, epoch)` so that
-//! `--resume` replays exactly the same samples; a non-finite value must stop the run with the
-//! parameter and step named, which needs the gradients between backward and update; and the
-//! per-layer firing rates (Figs. 6–7) come from the model's own recording forward pass.
+//! [`ExperimentConfig`], [`LossKind`] and the finiteness checks do not need burn-train and are
+//! available without the feature.
 
 mod experiment;
 mod finite;
-mod fit;
 #[cfg(feature = "train")]
 mod learner;
+#[cfg(feature = "train")]
+mod monitor;
+#[cfg(feature = "train")]
 mod plot;
+#[cfg(feature = "train")]
+mod run;
 
 pub use experiment::*;
 pub use finite::*;
-pub use fit::*;
 #[cfg(feature = "train")]
 pub use learner::*;
+#[cfg(feature = "train")]
+pub use monitor::*;
+#[cfg(feature = "train")]
 pub use plot::*;
+#[cfg(feature = "train")]
+pub use run::*;

@@ -1,165 +1,240 @@
-//! Minimal SVG line charts (no dependencies): accuracy and loss curves, per-layer firing rates.
+//! SVG line charts drawn with `plotters`: accuracy and loss per epoch, firing rate per layer
+//! (the paper's Figs. 6–7), sweeps.
 
-use std::fmt::Write;
+use plotters::prelude::*;
 
 /// One line of a chart.
 #[derive(Clone, Debug)]
 pub struct Series {
     /// Legend entry.
     pub name: String,
-    /// `(x, y)` points, drawn in order.
+    /// `(x, y)` points, drawn in order; points with a NaN or an infinity are skipped.
     pub points: Vec<(f64, f64)>,
 }
 
-const COLORS: [&str; 8] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-];
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// The x axis of a [`line_chart`].
+#[derive(Clone, Copy, Debug)]
+pub enum XAxis<'a> {
+    /// Numbers with round ticks (epochs, a swept parameter).
+    Numeric,
+    /// Whole epochs: integer ticks only.
+    Epochs,
+    /// Named positions 0, 1, 2, … (layers).
+    Categories(&'a [String]),
 }
 
-/// A 720×440 SVG line chart with axes, ticks, and a legend. `x_ticks` optionally names the
-/// integer x positions (e.g. layer names).
+/// Drawing a chart failed (plotters' error, as text).
+#[derive(Debug, thiserror::Error)]
+#[error("drawing the chart {title:?}: {message}")]
+pub struct PlotError {
+    title: String,
+    message: String,
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+/// A 760×460 SVG line chart with round ticks, a grid and a legend.
+///
+/// The y axis starts at 0 unless a value is negative; the x axis spans the points (at least
+/// one unit).
 pub fn line_chart(
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &[Series],
-    x_ticks: Option<&[String]>,
-) -> String {
-    let (w, h) = (720.0, 440.0);
-    let (left, right, top, bottom) = (70.0, 170.0, 40.0, 60.0);
-    let points = series.iter().flat_map(|s| s.points.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+    x_axis: XAxis<'_>,
+) -> Result<String, PlotError> {
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        title: title.to_string(),
+        message: e.to_string(),
+    };
+    let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0_f64, f64::MIN);
+    for &(x, y) in series.iter().flat_map(|s| s.points.iter()).filter(finite) {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
     if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        (x0, x1) = (0.0, 1.0);
     }
-    if x1 - x0 < 1e-12 {
+    // Categories sit half a unit inside the frame.
+    if let XAxis::Categories(names) = x_axis {
+        (x0, x1) = (-0.5, names.len() as f64 - 0.5);
+    }
+    if x1 - x0 < 1.0 {
         x1 = x0 + 1.0;
     }
-    y0 = y0.min(0.0);
-    if y1 - y0 < 1e-12 {
+    if y1 <= y0 {
         y1 = y0 + 1.0;
     }
-    let sx = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
-    let sy = |y: f64| h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom);
+    // 5% headroom so that the top line is not drawn on the frame.
+    let y1 = y1 + 0.05 * (y1 - y0);
     let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
-        (left + w - right) / 2.0,
-        escape(title)
-    );
-    let _ = write!(
-        svg,
-        r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#,
-        h - bottom,
-        w - right,
-        h - bottom,
-        h - bottom
-    );
-    for i in 0..=5 {
-        let y = y0 + (y1 - y0) * i as f64 / 5.0;
-        let (yy, x_end, label_x, label_y) = (sy(y), w - right, left - 6.0, sy(y) + 4.0);
-        let _ = write!(
-            svg,
-            r##"<line x1="{left}" y1="{yy}" x2="{x_end}" y2="{yy}" stroke="#ddd"/><text x="{label_x}" y="{label_y}" text-anchor="end">{y:.3}</text>"##
-        );
-    }
-    match x_ticks {
-        Some(names) => {
-            for (i, name) in names.iter().enumerate() {
-                let _ = write!(
-                    svg,
-                    r#"<text x="{}" y="{}" text-anchor="end" transform="rotate(-35 {0} {1})">{}</text>"#,
-                    sx(i as f64),
-                    h - bottom + 14.0,
-                    escape(name)
-                );
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 460)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        // Many layer names do not fit side by side: they are turned vertical.
+        let vertical = matches!(x_axis, XAxis::Categories(names) if names.len() > 8);
+        let bottom = if vertical { 90 } else { 45 };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(bottom)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| err(&e))?;
+        let category = |x: &f64| match x_axis {
+            XAxis::Categories(names) => {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             }
+            _ => format_tick(*x),
+        };
+        let x_ticks = match x_axis {
+            // Ticks every half unit: the whole ones carry the names.
+            XAxis::Categories(names) => 2 * names.len() + 1,
+            // Integer epochs: at most 10 ticks, none between two epochs.
+            XAxis::Epochs => ((x1 - x0) as usize + 1).clamp(2, 10),
+            XAxis::Numeric => 8,
+        };
+        let y_format = |y: &f64| format_tick(*y);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_label)
+            .y_desc(y_label)
+            .x_labels(x_ticks)
+            .y_labels(8)
+            .x_label_formatter(&category)
+            .y_label_formatter(&y_format)
+            .light_line_style(RGBColor(235, 235, 235));
+        if vertical {
+            mesh.x_label_style(
+                ("sans-serif", 12)
+                    .into_font()
+                    .transform(FontTransform::Rotate90),
+            );
         }
-        None => {
-            for i in 0..=5 {
-                let x = x0 + (x1 - x0) * i as f64 / 5.0;
-                let _ = write!(
-                    svg,
-                    r#"<text x="{}" y="{}" text-anchor="middle">{:.4}</text>"#,
-                    sx(x),
-                    h - bottom + 16.0,
-                    x
-                );
-            }
+        mesh.draw().map_err(|e| err(&e))?;
+        for (i, s) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let points: Vec<(f64, f64)> = s.points.iter().filter(finite).copied().collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, color.filled())),
+                )
+                .map_err(|e| err(&e))?;
         }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
     }
-    let _ = write!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text><text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {3})">{}</text>"#,
-        (left + w - right) / 2.0,
-        h - 12.0,
-        escape(x_label),
-        (top + h - bottom) / 2.0,
-        escape(y_label)
-    );
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let path: Vec<String> = s
-            .points
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
-            path.join(" ")
-        );
-        for p in &path {
-            let (x, y) = p.split_once(',').expect("formatted above");
-            let _ = write!(svg, r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{color}"/>"#);
-        }
-        let ly = top + 10.0 + 18.0 * i as f64;
-        let _ = write!(
-            svg,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#,
-            w - right + 10.0,
-            w - right + 30.0,
-            w - right + 36.0,
-            ly + 4.0,
-            escape(&s.name)
-        );
+    Ok(svg)
+}
+
+/// A tick label without float noise: `0.2`, not `0.20000000000000004`; integers without a
+/// point.
+fn format_tick(v: f64) -> String {
+    if v == v.round() && v.abs() < 1e9 {
+        return format!("{}", v as i64);
     }
-    svg.push_str("</svg>\n");
-    svg
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn labels(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let body = t.split_once('>')?.1;
+                Some(body.split_once('<')?.0.trim().to_string())
+            })
+            .collect()
+    }
+
     #[test]
-    fn draws_every_point_and_legend_entry() {
+    fn ticks_are_round_and_every_series_is_in_the_legend() {
         let series = vec![
             Series {
                 name: "train".into(),
-                points: vec![(1.0, 0.5), (2.0, 0.7), (3.0, 0.9)],
+                points: vec![(1.0, 0.21), (2.0, 0.67), (3.0, 0.93), (5.0, 0.95)],
             },
             Series {
                 name: "valid <b>".into(),
                 points: vec![(1.0, 0.4), (2.0, f64::NAN)],
             },
         ];
-        let svg = line_chart("Accuracy", "epoch", "accuracy", &series, None);
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
-        assert_eq!(svg.matches("<circle").count(), 4, "NaN points are skipped");
-        assert!(svg.contains("valid &lt;b&gt;"));
-        let names = vec!["layer1".to_string(), "output".to_string()];
-        let rates = line_chart("Rates", "layer", "rate", &series[..1], Some(&names));
-        assert!(rates.contains(">layer1<") && rates.contains(">output<"));
+        let svg = line_chart("Accuracy", "epoch", "accuracy", &series, XAxis::Epochs).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        let labels = labels(&svg);
+        // Epoch ticks are whole numbers; accuracy ticks are short decimals.
+        for epoch in ["1", "2", "3", "4", "5"] {
+            assert!(labels.iter().any(|l| l == epoch), "{epoch} in {labels:?}");
+        }
+        assert!(
+            !labels.iter().any(|l| l.contains('.') && l.len() > 4),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l == "0.2" || l == "0.4"),
+            "{labels:?}"
+        );
+        assert!(svg.contains("valid &lt;b&gt;"), "escaped legend");
+        assert!(labels.iter().any(|l| l == "train"));
+    }
+
+    #[test]
+    fn categories_name_every_layer() {
+        for n in [3, 30] {
+            let names: Vec<String> = (1..=n).map(|i| format!("layer{i}")).collect();
+            let series = [Series {
+                name: "epoch 3".into(),
+                points: (0..n).map(|i| (i as f64, 0.01 * i as f64)).collect(),
+            }];
+            let svg =
+                line_chart("Rates", "layer", "rate", &series, XAxis::Categories(&names)).unwrap();
+            if let Ok(dir) = std::env::var("BURN_SNN_PLOT_DIR") {
+                std::fs::write(format!("{dir}/categories-{n}.svg"), &svg).unwrap();
+            }
+            let labels = labels(&svg);
+            for name in &names {
+                assert!(labels.contains(name), "{name} in {labels:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tick_labels_have_no_float_noise() {
+        assert_eq!(format_tick(0.1 + 0.2), "0.3");
+        assert_eq!(format_tick(3.0), "3");
+        assert_eq!(format_tick(0.0125), "0.0125");
     }
 }
