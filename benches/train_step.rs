@@ -5,6 +5,8 @@
 //! With the `train` feature the same steps then run through burn-train's `Learner`
 //! (`train_step` + `optimizer_step` on [`SnnClassifier`], which adds the firing-rate recording
 //! and the fused finiteness check): the ratio of the two means is the engine's cost.
+//! `BURN_SNN_BENCH_VARIANT=plain` or `learner` runs one of them only (one per process, so that
+//! neither inherits the other's heap).
 //!
 //! Run: `cargo bench --bench train_step` (`BURN_SNN_BENCH_T` sets T; default 100, the issue's
 //! setting; the paper trains N-MNIST with T = 300).
@@ -70,6 +72,12 @@ fn main() {
     println!(
         "train_step: {SPEC}, PSP-LN, batch 10, T = {steps}, freed memory kept in the heap: {kept}"
     );
+    let variant = std::env::var("BURN_SNN_BENCH_VARIANT").unwrap_or_default();
+    if variant == "learner" {
+        #[cfg(feature = "train")]
+        learner_steps(&device, steps, iterations, input, labels, f64::NAN);
+        return;
+    }
     let mut times = Vec::new();
     for i in 0..=iterations {
         let start = Instant::now();
@@ -98,7 +106,9 @@ fn main() {
         println!("peak memory (VmHWM): {peak:.0} MiB");
     }
     #[cfg(feature = "train")]
-    learner_steps(&device, steps, iterations, input, labels, mean);
+    if variant != "plain" {
+        learner_steps(&device, steps, iterations, input, labels, mean);
+    }
 }
 
 /// The same steps through burn-train's `Learner`.

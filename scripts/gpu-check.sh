@@ -5,9 +5,25 @@
 # per lane. Lanes: $LANES (default: "wgpu cuda" when nvidia-smi works, else "wgpu").
 # Sized to finish within 8 minutes per lane on a warm build; a cold build of Burn with a GPU
 # backend takes longer (set CARGO_TARGET_DIR to a warm directory where possible).
+#
+# `scripts/gpu-check.sh --ddp` runs only burn-train's distributed data parallel strategy (NCCL
+# all-reduce) over every NVIDIA GPU ($DDP_DEVICES, default: nvidia-smi's count, at least 2): a
+# short training of the quickstart network that must end above chance (tests/learner.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/burn-snn/target}"
+if [ "${1:-}" = "--ddp" ]; then
+    gpus="${DDP_DEVICES:-$(nvidia-smi -L 2>/dev/null | wc -l)}"
+    if [ "$gpus" -lt 2 ]; then
+        echo "--ddp needs at least 2 NVIDIA GPUs (found $gpus)" >&2
+        exit 2
+    fi
+    echo "== [cuda] DDP over $gpus GPUs"
+    BURN_SNN_GPU=cuda BURN_SNN_DDP_DEVICES="$gpus" cargo test --release --features cuda \
+        --test learner distributed_data_parallel -- --ignored --nocapture 2>&1 | grep -E "DDP|^test |test result"
+    exit 0
+fi
+
 if [ -z "${LANES:-}" ]; then
     if command -v nvidia-smi >/dev/null && nvidia-smi >/dev/null 2>&1; then
         LANES="wgpu cuda"

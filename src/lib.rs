@@ -20,7 +20,7 @@
 //! | [`synapse`], [`norm`], [`neuron`] | synapses; PSP and membrane normalizations; the Func layer and [`neuron::LayerSettings`] |
 //! | [`block`] | the convolution unit and the residual blocks |
 //! | [`model`] | architecture strings, plain networks, ResNets, the model choice, decoding, losses |
-//! | [`train`] | a training run: configuration, loop, checkpoints, reports |
+//! | [`train`] | burn-train integration (classifier, metrics) and experiment runs on `SupervisedTraining` |
 //!
 //! Beside them: [`data`] (data sets and batchers), [`optim`] (AdaBelief), [`device`] and
 //! [`memory`] (CPU device and allocator setup).

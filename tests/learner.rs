@@ -196,3 +196,33 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_ends() {
     assert!(!params(&whole).is_empty());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Burn's DDP strategy (a model per device, gradients all-reduced with the mean) trains the
+/// classifier above chance. Burn 0.22 implements the all-reduce on CUDA only (NCCL):
+/// `BURN_SNN_GPU=cuda BURN_SNN_DDP_DEVICES=2 cargo test --release --features cuda --test learner
+/// -- --ignored distributed` (`scripts/gpu-check.sh --ddp`).
+#[cfg(feature = "cuda")]
+#[test]
+#[ignore = "needs two or more NVIDIA GPUs: scripts/gpu-check.sh --ddp"]
+fn trains_with_distributed_data_parallel() {
+    use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+    let _serial = serial();
+    let dir = fresh_dir("learner-ddp");
+    let (_, valid) = data();
+    let n: usize = std::env::var("BURN_SNN_DDP_DEVICES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    let devices = (0..n).map(|i| Device::cuda(i).autodiff()).collect();
+    let strategy = ExecutionStrategy::ddp(
+        devices,
+        DistributedConfig {
+            all_reduce_op: ReduceOperation::Mean,
+        },
+    );
+    let model = run(&dir, strategy, 4, None);
+    let after = accuracy(&model, &valid);
+    println!("DDP over {n} GPUs: validation accuracy {after:.3} after 4 epochs");
+    assert!(after > 0.4, "{after}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -187,3 +187,23 @@ fn a_non_finite_parameter_stops_the_run_naming_it() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// DDP needs Burn's collectives, which only CUDA has: two CPU devices are refused with an
+/// error that says so, before anything is trained.
+#[test]
+fn ddp_on_cpu_devices_is_refused_clearly() {
+    let _serial = serial();
+    let data = Arc::new(SaccadeShapes::new(16, 1));
+    let dir = std::env::temp_dir().join(format!("burn-snn-ddp-{}", std::process::id()));
+    let opts = RunOptions {
+        devices: vec![device(), device()],
+        strategy: burn_snn::train::MultiDeviceStrategy::Ddp,
+        ..options(dir.clone(), false)
+    };
+    let err = train(&config(1), data.clone(), data, None, &opts).expect_err("DDP on the CPU");
+    assert!(
+        matches!(&err, TrainError::Engine(m) if m.contains("CUDA devices only")),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

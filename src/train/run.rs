@@ -116,7 +116,8 @@ pub enum MultiDeviceStrategy {
     #[default]
     Multi,
     /// Distributed data parallel: a model copy per device, gradients all-reduced (mean) after
-    /// each backward pass (NCCL on CUDA).
+    /// each backward pass. CUDA devices only (Burn 0.22's collectives use NCCL); other devices
+    /// are refused with [`TrainError::Engine`].
     Ddp,
 }
 
@@ -219,6 +220,19 @@ pub fn train(
         .map_err(|e| files_err(&config_path, e))?;
 
     let devices: Vec<Device> = opts.devices.iter().map(|d| d.clone().autodiff()).collect();
+    if devices.len() > 1 && opts.strategy == MultiDeviceStrategy::Ddp {
+        // Burn 0.22 implements the collectives on CUDA only; elsewhere `ddp` panics inside
+        // Burn without naming the device.
+        if let Some(other) = devices
+            .iter()
+            .find(|d| !format!("{:?}", (*d).clone().inner()).starts_with("Cuda"))
+        {
+            return Err(TrainError::Engine(format!(
+                "DDP runs on CUDA devices only (Burn's all-reduce); {other:?} is not one: use \
+                 MultiDeviceStrategy::Multi (--strategy multi)"
+            )));
+        }
+    }
     let main = devices[0].clone();
     main.seed(cfg.seed);
     let classifier_cfg =
