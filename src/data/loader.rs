@@ -273,4 +273,22 @@ mod tests {
             .collect();
         assert_eq!(joined, all);
     }
+
+    #[test]
+    fn a_limited_evaluation_is_a_seeded_subset_in_index_order() {
+        let data: Arc<dyn SpikeData> = Arc::new(SaccadeShapes::new(30, 1));
+        let loader = SpikeDataLoader::eval(data.clone(), 4, &device()).limit(7, 5);
+        assert_eq!(loader.num_items(), 7);
+        let mut want = epoch_subset(30, 7, 5, 0);
+        want.sort_unstable();
+        let want: Vec<i64> = want
+            .iter()
+            .map(|&i| labels(&data.batch(&[i], &device()).unwrap())[0])
+            .collect();
+        let got: Vec<i64> = loader.iter().flat_map(|b| labels(&b.unwrap())).collect();
+        assert_eq!(got, want);
+        // 0 or more than the data: everything.
+        let all = SpikeDataLoader::eval(data, 4, &device()).limit(0, 5);
+        assert_eq!(all.num_items(), 30);
+    }
 }

@@ -11,6 +11,8 @@ mod finite;
 #[cfg(feature = "train")]
 mod learner;
 #[cfg(feature = "train")]
+mod metric;
+#[cfg(feature = "train")]
 mod monitor;
 #[cfg(feature = "train")]
 mod plot;
@@ -21,6 +23,8 @@ pub use experiment::*;
 pub use finite::*;
 #[cfg(feature = "train")]
 pub use learner::*;
+#[cfg(feature = "train")]
+pub use metric::*;
 #[cfg(feature = "train")]
 pub use monitor::*;
 #[cfg(feature = "train")]
