@@ -8,6 +8,10 @@
 //! `BURN_SNN_BENCH_VARIANT=plain` or `learner` runs one of them only (one per process, so that
 //! neither inherits the other's heap).
 //!
+//! Subnormal values are flushed to zero (`burn_snn::device::flush_denormals`; without it the
+//! backward pass slows down step after step, 2–8× within four steps at T = 100;
+//! `BURN_SNN_FTZ=0` measures that).
+//!
 //! Run: `cargo bench --bench train_step` (`BURN_SNN_BENCH_T` sets T; default 100, the issue's
 //! setting; the paper trains N-MNIST with T = 300).
 
@@ -53,6 +57,9 @@ fn main() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(3);
+    // `BURN_SNN_FTZ=0` keeps subnormal arithmetic (see `device::flush_denormals`).
+    let flushed = std::env::var("BURN_SNN_FTZ").map_or(true, |v| v != "0")
+        && burn_snn::device::flush_denormals();
     let device = bench_device().autodiff();
     let mut model = SpikingNetworkConfig::new(SPEC.parse().expect("a valid string"))
         .with_settings(
@@ -70,7 +77,7 @@ fn main() {
     );
     let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], &device);
     println!(
-        "train_step: {SPEC}, PSP-LN, batch 10, T = {steps}, freed memory kept in the heap: {kept}"
+        "train_step: {SPEC}, PSP-LN, batch 10, T = {steps}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}"
     );
     let variant = std::env::var("BURN_SNN_BENCH_VARIANT").unwrap_or_default();
     if variant == "learner" {

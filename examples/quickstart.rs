@@ -20,6 +20,7 @@ fn main() {
     let small = std::env::args().any(|a| a == "--small");
     logger::init();
     burn_snn::memory::keep_freed_memory();
+    burn_snn::device::flush_denormals();
     let (train_len, epochs) = if small { (400, 1) } else { (3000, 6) };
     let train_data = SaccadeShapes::new(train_len, 1);
     let valid_data = SaccadeShapes::new(400, 2);

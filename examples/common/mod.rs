@@ -62,6 +62,7 @@ impl DeviceArg {
         match self {
             DeviceArg::Cpu => {
                 burn_snn::memory::keep_freed_memory();
+                burn_snn::device::flush_denormals();
                 burn_snn::device::cpu()
             }
             DeviceArg::Wgpu(index) => {

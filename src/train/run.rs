@@ -539,28 +539,19 @@ pub fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
         let svg = line_chart(title, x, y, series, axis).map_err(|e| files_err(&path, e))?;
         write_atomic(&path, &svg)
     };
-    chart(
-        "accuracy.svg",
-        "Accuracy",
-        "epoch",
-        "accuracy",
-        &[
-            curve("train", &|r| r.train.accuracy),
-            curve("validation", &|r| r.valid.accuracy),
-        ],
-        XAxis::Epochs,
-    )?;
-    chart(
-        "loss.svg",
-        "Loss",
-        "epoch",
-        "loss",
-        &[
-            curve("train", &|r| r.train.loss),
-            curve("validation", &|r| r.valid.loss),
-        ],
-        XAxis::Epochs,
-    )?;
+    let accuracy: fn(&Evaluation) -> f64 = |e| e.accuracy;
+    let loss: fn(&Evaluation) -> f64 = |e| e.loss;
+    let panels = [
+        ("accuracy.svg", "Accuracy", "accuracy", accuracy),
+        ("loss.svg", "Loss", "loss", loss),
+    ];
+    for (file, title, y, get) in panels {
+        let series = [
+            curve("train", &|r| get(&r.train)),
+            curve("validation", &|r| get(&r.valid)),
+        ];
+        chart(file, title, "epoch", y, &series, XAxis::Epochs)?;
+    }
     // Firing rate per layer (Fig. 6) after the first, middle and last epochs.
     let mut picks = vec![0, history.len() / 2, history.len() - 1];
     picks.dedup();
