@@ -34,7 +34,7 @@ pub fn cpu() -> Device {
 /// drift below `f32`'s normal range (1.2e-38) as training proceeds; every operation on such a
 /// value takes a microcode assist about a hundred times slower than a normal one. In the
 /// 13-layer N-MNIST network at T = 100 (`benches/train_step.rs`) the backward pass grew from
-/// 9.4 s to 17.9, 36 and 73 s over the first four steps; flushed, it stays at 9.1–9.4 s. Values
+/// 10 s to 28, 49 and 85 s over the first four steps; flushed, it stays at 9.2–10 s. Values
 /// that small are far below anything the loss or the optimizer can resolve, so training is
 /// unaffected except in the last bits of results that underflow anyway.
 ///

@@ -120,7 +120,7 @@ impl std::fmt::Debug for NonFiniteGuard {
 ///
 /// Each step returns a [`SpikeClassificationOutput`] (loss, spike counts as logits, labels,
 /// per-layer firing rates) for Burn's `AccuracyMetric`, `LossMetric` and this crate's
-/// [`FiringRateMetric`]. Before each update the parameters and gradients are checked for NaN
+/// [`FiringRateMetric`](super::FiringRateMetric). Before each update the parameters and gradients are checked for NaN
 /// and infinity with one fused reduction; a non-finite value stops the run naming the
 /// parameter: with a panic, or through an interrupter ([`stop_with`](Self::stop_with)).
 #[derive(Module, Debug)]

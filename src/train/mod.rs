@@ -1,5 +1,5 @@
-//! Training runs on burn-train's engine (feature `train`): [`SnnClassifier`] for Burn's
-//! `Learner`, the per-layer [`FiringRateMetric`], and [`train`] — one experiment on
+//! Training runs on burn-train's engine (feature `train`): `SnnClassifier` for Burn's
+//! `Learner`, the per-layer `FiringRateMetric`, and `train` — one experiment on
 //! `SupervisedTraining` with the run directory the examples write (configuration, metrics CSV,
 //! plots, best model, result) and `--resume` through Burn's checkpoints.
 //!
