@@ -32,6 +32,13 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The layers' settings of both variants: PSP-LN, Table 1 otherwise, `steps` time steps.
+fn settings(steps: usize) -> LayerSettings {
+    LayerSettings::new()
+        .with_norm(Normalization::PspLayer)
+        .with_num_steps(steps)
+}
+
 /// The CPU (Flex), or the GPU with `BURN_SNN_BENCH_DEVICE=wgpu` (feature `wgpu`).
 fn bench_device() -> Device {
     #[cfg(feature = "wgpu")]
@@ -62,11 +69,7 @@ fn main() {
         && burn_snn::device::flush_denormals();
     let device = bench_device().autodiff();
     let mut model = SpikingNetworkConfig::new(SPEC.parse().expect("a valid string"))
-        .with_settings(
-            LayerSettings::new()
-                .with_norm(Normalization::PspLayer)
-                .with_num_steps(steps),
-        )
+        .with_settings(settings(steps))
         .init(&device);
     let mut optim = AdaBeliefConfig::new().with_weight_decay(1e-4).init();
     let loss_fn = SpikeCountLossConfig::new(steps as f64 / 5.0, steps as f64 / 50.0).init();
@@ -134,11 +137,7 @@ fn learner_steps(
     use burn_snn::train::{LossKind, SnnClassifierConfig};
 
     let model = SnnModelConfig::new(SPEC.parse().expect("a valid string"), [2, 34, 34], 10)
-        .with_settings(
-            LayerSettings::new()
-                .with_norm(Normalization::PspLayer)
-                .with_num_steps(steps),
-        );
+        .with_settings(settings(steps));
     let classifier = SnnClassifierConfig::new(
         model,
         LossKind::SpikeCount {

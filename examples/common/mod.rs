@@ -10,7 +10,7 @@ use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::train::{
     ExperimentConfig, MultiDeviceStrategy, OptimizerKind, RunOptions, RunReport, Series,
-    TrainError, XAxis, line_chart, rate_series, train,
+    TrainError, XAxis, rate_series, train, write_chart,
 };
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -411,11 +411,7 @@ impl Common {
                 })
         };
         let chart = |file: &str, title: &str, x: &str, y: &str, series: &[Series], axis| {
-            let svg = line_chart(title, x, y, series, axis).map_err(|e| TrainError::Files {
-                path: base.join(file),
-                source: e.into(),
-            })?;
-            write(file, &svg)
+            write_chart(&base.join(file), title, x, y, series, axis)
         };
         write("sweep.csv", &csv)?;
         match sweep {

@@ -4,7 +4,7 @@
 //! (single device, `MultiDevice`, DDP).
 //!
 //! ```no_run
-//! use std::sync::{Arc, Mutex};
+//! use std::sync::Arc;
 //! use burn::train::{Learner, SupervisedTraining, metric::{AccuracyMetric, LossMetric}};
 //! use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
 //! use burn_snn::model::SnnModelConfig;
@@ -94,10 +94,10 @@ impl NonFiniteGuard {
         let Some(param) = first_non_finite(model, grads) else {
             return true;
         };
-        let Some(interrupter) = &self.interrupter else {
-            panic!("non-finite value before the optimizer step: {param}");
-        };
         let message = format!("non-finite value before the optimizer step: {param}");
+        let Some(interrupter) = &self.interrupter else {
+            panic!("{message}");
+        };
         self.found
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -181,7 +181,7 @@ impl TrainStep for SnnClassifier {
         lr: ModuleLearningRate,
         grads: GradientsParams,
     ) -> Self {
-        if !self.guard.clone().check(&self, &grads) {
+        if !self.guard.check(&self, &grads) {
             return self;
         }
         optim.step(lr, self, grads)
@@ -194,7 +194,7 @@ impl TrainStep for SnnClassifier {
         grads: MultiGradientsParams,
     ) -> Self {
         for (grads, _) in &grads.grads {
-            if !self.guard.clone().check(&self, grads) {
+            if !self.guard.check(&self, grads) {
                 return self;
             }
         }

@@ -46,7 +46,6 @@ struct State {
     total_epochs: usize,
     epoch: usize,
     split: String,
-    split_items: usize,
     batch: usize,
     batches: usize,
     train: Sums,
@@ -98,7 +97,7 @@ impl RunMonitor {
     }
 
     /// The mean of a numeric metric over the test split (per-sample weighting, as Burn's
-    /// metrics aggregate), and the number of samples tested.
+    /// metrics aggregate).
     pub fn test_metric(&self, name: &str) -> Option<f64> {
         self.state().test.mean(name)
     }
@@ -203,7 +202,6 @@ impl TrainingProgressLogger for RunMonitor {
     fn start_split(&mut self, split: &str, total_items: usize) {
         let mut s = self.state();
         s.split = split.to_string();
-        s.split_items = total_items;
         s.batch = 0;
         s.batches = total_items.div_ceil(self.batch_size);
         s.split_start = Some(Instant::now());

@@ -257,7 +257,7 @@ pub fn train(
         first_epoch,
         &main,
     );
-    let valid_loader = SpikeDataLoader::eval(valid.clone(), cfg.batch_size, &main.clone().inner())
+    let valid_loader = SpikeDataLoader::eval(valid, cfg.batch_size, &main.clone().inner())
         .limit(cfg.valid_samples, cfg.seed ^ EVALUATION_SEED);
     let valid_samples = valid_loader.num_items();
     let monitor = RunMonitor::new(opts.progress_every, cfg.batch_size);
@@ -507,6 +507,21 @@ fn save_atomic<M: Module>(model: &M, path: &Path) -> Result<(), TrainError> {
     std::fs::rename(&tmp, path).map_err(|e| files_err(path, e))
 }
 
+/// Draws a [`line_chart`] and writes it to `path` (atomically: a temporary file, then a
+/// rename).
+pub fn write_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    x_axis: XAxis<'_>,
+) -> Result<(), TrainError> {
+    let svg =
+        line_chart(title, x_label, y_label, series, x_axis).map_err(|e| files_err(path, e))?;
+    write_atomic(path, &svg)
+}
+
 /// Writes `metrics.csv`, `accuracy.svg`, `loss.svg` and `rates.svg` from a run's history.
 pub fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
     let history = &report.history;
@@ -535,9 +550,7 @@ pub fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
         points: history.iter().map(|r| (r.epoch as f64, f(r))).collect(),
     };
     let chart = |file: &str, title: &str, x: &str, y: &str, series: &[Series], axis| {
-        let path = dir.join(file);
-        let svg = line_chart(title, x, y, series, axis).map_err(|e| files_err(&path, e))?;
-        write_atomic(&path, &svg)
+        write_chart(&dir.join(file), title, x, y, series, axis)
     };
     let accuracy: fn(&Evaluation) -> f64 = |e| e.accuracy;
     let loss: fn(&Evaluation) -> f64 = |e| e.loss;
