@@ -1,4 +1,5 @@
 use crate::neuron::LayerSettings;
+use crate::neuron::Presynaptic;
 use crate::norm::{MembraneNorm, MembraneNormConfig};
 use crate::synapse::{SynapseConv2d, SynapseConv2dConfig};
 use burn::config::Config;
@@ -41,6 +42,7 @@ impl ConvNormConfig {
             conv: SynapseConv2dConfig::new(self.channels, self.kernel_size)
                 .with_stride(self.stride)
                 .with_weight_scale(settings.weight_scale)
+                .with_kernel(settings.synapse_kernel)
                 .init(device),
             norm: settings.norm.membrane_kind(settings.num_steps).map(|kind| {
                 MembraneNormConfig::new(kind, self.channels[1])
@@ -59,7 +61,20 @@ impl ConvNorm {
     /// - `a`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]` (rounded up)
     pub fn forward(&self, a: Tensor<5>) -> Tensor<5> {
-        let v = self.conv.forward(a);
+        self.normalize(self.conv.forward(a))
+    }
+
+    /// [`forward`](Self::forward) of a Func layer's output in factored form (event-driven on
+    /// the CPU, see [`SynapseConv2d::forward_presynaptic`]).
+    ///
+    /// # Shapes
+    ///
+    /// As [`forward`](Self::forward).
+    pub fn forward_presynaptic(&self, a: Presynaptic<5>) -> Tensor<5> {
+        self.normalize(self.conv.forward_presynaptic(a))
+    }
+
+    fn normalize(&self, v: Tensor<5>) -> Tensor<5> {
         match &self.norm {
             Some(norm) => norm.forward(v),
             None => v,

@@ -36,15 +36,19 @@ impl PostActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
-        let a1 = self.func1.forward(self.conv1.forward(h.clone()));
-        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward(a1);
+        let a1 = self
+            .func1
+            .forward_presynaptic(self.conv1.forward(h.clone()));
+        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a1);
         self.func2.forward(sum)
     }
 
     /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
     pub fn forward_with_rates(&self, h: Tensor<5>) -> (Tensor<5>, [Tensor<1>; 2]) {
-        let (a1, r1) = self.func1.forward_with_rate(self.conv1.forward(h.clone()));
-        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward(a1);
+        let (a1, r1) = self
+            .func1
+            .forward_presynaptic_with_rate(self.conv1.forward(h.clone()));
+        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a1);
         let (out, r2) = self.func2.forward_with_rate(sum);
         (out, [r1, r2])
     }

@@ -36,16 +36,20 @@ impl PreActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
-        let a1 = self.func1.forward(h.clone());
-        let a2 = self.func2.forward(self.conv1.forward(a1));
-        shortcut(self.shortcut.as_ref(), h) + self.conv2.forward(a2)
+        let a1 = self.func1.forward_presynaptic(h.clone());
+        let a2 = self
+            .func2
+            .forward_presynaptic(self.conv1.forward_presynaptic(a1));
+        shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a2)
     }
 
     /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
     pub fn forward_with_rates(&self, h: Tensor<5>) -> (Tensor<5>, [Tensor<1>; 2]) {
-        let (a1, r1) = self.func1.forward_with_rate(h.clone());
-        let (a2, r2) = self.func2.forward_with_rate(self.conv1.forward(a1));
-        let out = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward(a2);
+        let (a1, r1) = self.func1.forward_presynaptic_with_rate(h.clone());
+        let (a2, r2) = self
+            .func2
+            .forward_presynaptic_with_rate(self.conv1.forward_presynaptic(a1));
+        let out = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a2);
         (out, [r1, r2])
     }
 }

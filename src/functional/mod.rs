@@ -3,11 +3,13 @@
 //! They are differentiable on an autodiff device (`device.autodiff()`), with the backward
 //! passes described on each function, and run on every backend the crate is built with.
 
+mod event_conv;
 mod pool;
 mod psp;
 mod psp_norm;
 mod spike;
 
+pub use event_conv::*;
 pub use pool::*;
 pub use psp::*;
 pub use psp_norm::*;

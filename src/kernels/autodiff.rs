@@ -6,7 +6,8 @@
 //!   writes `ρ(u[t])` beside the spikes, and the backward pass is one multiplication. No gradient
 //!   flows through the refractory feedback.
 
-use super::SnnBackend;
+use super::{EventBackend, SnnBackend};
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::{
     Autodiff,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -14,6 +15,7 @@ use burn::backend::autodiff::{
     ops::{Backward, Ops, OpsKind, unary},
 };
 use burn::backend::tensor::FloatTensor;
+use burn::tensor::ops::ConvOptions;
 
 /// Backward of the PSP filter: the filter in the other time direction.
 #[derive(Debug)]
@@ -102,5 +104,94 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(spikes),
         };
         (spikes, surrogate_out)
+    }
+}
+
+/// Backward of the event-driven convolution `y[b, t] = scale[b]·conv2d(x[b, t], W)`:
+///
+/// - `∂L/∂x[b] = scale[b]·conv2dᵀ(δ[b], W)`: the dense transposed convolution (the output
+///   gradient is dense);
+/// - `∂L/∂W = Σ_b scale[b]·correlate(x[b], δ[b])`: event-driven, from the saved input;
+/// - `∂L/∂scale[b] = Σ x[b]·conv2dᵀ(δ[b], W)`.
+///
+/// Keeps the input, the weight and the scale of the forward call (the input is the layer's
+/// spikes, which nothing else keeps).
+#[derive(Debug)]
+struct EventConvBackward;
+
+impl<B: EventBackend> Backward<B, 3> for EventConvBackward {
+    /// `(x, weight, scale, stride, padding)`.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, usize, usize);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_scale] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, weight, scale, stride, padding) = ops.state;
+        if node_x.is_some() || node_scale.is_some() {
+            let [b, t, ci, h, w]: [usize; 5] = x.shape().dims();
+            let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
+            let x_grad = B::conv2d_x_backward(
+                B::float_reshape(x.clone(), [b * t, ci, h, w].into()),
+                weight.clone(),
+                B::float_reshape(grad.clone(), [b * t, co, ho, wo].into()),
+                ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1),
+            );
+            let x_grad = B::float_reshape(x_grad, [b, t * ci * h * w].into());
+            if let Some(node) = node_scale {
+                let flat = B::float_reshape(x.clone(), [b, t * ci * h * w].into());
+                let scale_grad = B::float_sum_dim(B::float_mul(flat, x_grad.clone()), 1);
+                grads.register::<B>(node.id, B::float_reshape(scale_grad, [b].into()));
+            }
+            if let Some(node) = node_x {
+                let scaled = B::float_mul(x_grad, B::float_reshape(scale.clone(), [b, 1].into()));
+                grads.register::<B>(node.id, B::float_reshape(scaled, [b, t, ci, h, w].into()));
+            }
+        }
+        if let Some(node) = node_weight {
+            let weight_grad = B::event_conv2d_weight_grad(x, weight, grad, scale, stride, padding);
+            grads.register::<B>(node.id, weight_grad);
+        }
+    }
+}
+
+impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
+    fn event_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let (x, node_x) = x.into_parts();
+        let (weight, node_weight) = weight.into_parts();
+        let (scale, node_scale) = scale.into_parts();
+        let y = B::event_conv2d(x.clone(), weight.clone(), scale.clone(), stride, padding);
+        match EventConvBackward
+            .prepare::<C>([node_x, node_weight, node_scale])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((x, weight, scale, stride, padding), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn event_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let weight_grad = B::event_conv2d_weight_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            grad.into_primitive(),
+            scale.into_primitive(),
+            stride,
+            padding,
+        );
+        FloatTensor::<Self>::new(weight_grad)
     }
 }

@@ -38,3 +38,26 @@ fn apply_typed<F: Real, const N: usize>(
 }
 
 super::impl_snn_backend_on_cpu!(Flex, apply);
+
+impl super::event_host::HostTensors for Flex {
+    fn with_host<F: Real, R>(x: FlexTensor, f: impl FnOnce(&[F]) -> R) -> R {
+        let x = if x.dtype() == F::dtype() {
+            x
+        } else {
+            Flex::float_cast(x, F::dtype().into())
+        };
+        let x = x.to_contiguous();
+        f(x.as_slice::<F>()
+            .expect("a contiguous tensor has a contiguous slice"))
+    }
+
+    fn from_host<F: Real>(values: Vec<F>, shape: &[usize], _like: &FlexTensor) -> FlexTensor {
+        FlexTensor::new(
+            Bytes::from_elems(values),
+            Layout::contiguous(shape.into()),
+            F::dtype(),
+        )
+    }
+}
+
+super::event_host::impl_event_backend_on_cpu!(Flex);

@@ -13,10 +13,13 @@
 //! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested against.
 
 pub(crate) mod cpu;
+pub mod event;
 
 mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod cube;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+mod event_host;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "ndarray")]
@@ -73,6 +76,43 @@ pub trait SnnBackend: Backend {
         alpha: f64,
         beta: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// Event-driven synapse operations (convolution of sparse inputs), as a Burn backend extension
+/// for the CPU backends. See [`event`] for the loops; other devices run the dense convolution
+/// (`crate::functional::conv2d_events` decides).
+///
+/// Tensors: `x` is `[batch, time, channels_in, height, width]`, `weight`
+/// `[channels_out, channels_in, k, k]` (square, odd or even `k`), `scale` `[batch]`; padding is
+/// symmetric.
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    NdArray: cfg(feature = "ndarray"),
+    Autodiff
+)]
+pub trait EventBackend: Backend {
+    /// `y[b, t] = scale[b] · conv2d(x[b, t], weight)`, shape `[batch, time, channels_out, h', w']`.
+    ///
+    /// The CPU backends run [`event::conv2d`] when at most
+    /// [`event::DENSE_ABOVE_DENSITY`] of `x` is nonzero, their dense convolution otherwise.
+    fn event_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
+
+    /// The gradient of `Σ grad · event_conv2d(x, weight, scale)` with respect to `weight`
+    /// (`weight` gives the shape only), event-driven like the forward pass. Not differentiable.
+    fn event_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
 }
 
 /// Implements [`SnnBackend`] for a CPU backend from its `apply(tensor, &kernel) -> outputs`

@@ -38,3 +38,25 @@ fn run_typed<F: Real, const N: usize>(
 }
 
 super::impl_snn_backend_on_cpu!(NdArray, apply::<NdArray, _>);
+
+impl super::event_host::HostTensors for NdArray {
+    fn with_host<F: Real, R>(x: FloatTensor<Self>, f: impl FnOnce(&[F]) -> R) -> R {
+        let data = read_sync(Self::float_into_data(x)).expect("reading a CPU tensor cannot fail");
+        let data = if data.dtype() == F::dtype() {
+            data
+        } else {
+            data.convert::<F>()
+        };
+        f(data.as_slice::<F>().expect("converted to F"))
+    }
+
+    fn from_host<F: Real>(
+        values: Vec<F>,
+        shape: &[usize],
+        like: &FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::float_from_data(TensorData::new(values, shape.to_vec()), &like.device())
+    }
+}
+
+super::event_host::impl_event_backend_on_cpu!(NdArray);

@@ -99,7 +99,7 @@ impl SpikingLayer {
     pub fn forward_spikes(&self, s: Activation) -> Activation {
         let v = match (&self.synapse, s) {
             (Synapse::Conv(conv), Activation::Map(s)) => {
-                Activation::Map(conv.forward(self.func.forward_spikes(s)))
+                Activation::Map(conv.forward_presynaptic(self.func.presynaptic(s)))
             }
             (Synapse::Conv(_), Activation::Flat(s)) => {
                 panic!(
@@ -109,11 +109,11 @@ impl SpikingLayer {
             }
             (Synapse::Dense(dense), Activation::Map(s)) => {
                 // Pooling (if any) happens on the map before flattening.
-                let a = self.func.forward_spikes(s);
-                Activation::Flat(dense.forward(Activation::Map(a).flat()))
+                let a = self.func.presynaptic(s).flatten();
+                Activation::Flat(dense.forward_presynaptic(a))
             }
             (Synapse::Dense(dense), Activation::Flat(s)) => {
-                Activation::Flat(dense.forward(self.func.forward_spikes(s)))
+                Activation::Flat(dense.forward_presynaptic(self.func.presynaptic(s)))
             }
         };
         match (&self.membrane_norm, v) {
@@ -203,6 +203,7 @@ impl SpikingNetworkConfig {
                     let conv = SynapseConv2dConfig::new([c, channels], kernel)
                         .with_stride(stride)
                         .with_weight_scale(settings.weight_scale)
+                        .with_kernel(settings.synapse_kernel)
                         .init(device);
                     h = h.div_ceil(stride);
                     w = w.div_ceil(stride);
@@ -214,6 +215,7 @@ impl SpikingNetworkConfig {
                     flat = Some(units);
                     let dense = SynapseDenseConfig::new(inputs, units)
                         .with_weight_scale(settings.weight_scale)
+                        .with_kernel(settings.synapse_kernel)
                         .init(device);
                     (Synapse::Dense(dense), units)
                 }

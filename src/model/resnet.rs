@@ -4,7 +4,7 @@ use super::FiringRates;
 use crate::SrmConfig;
 use crate::block::{BlockKind, ConvNorm, ConvNormConfig, ResidualBlock, ResidualBlockConfig};
 use crate::functional::spike;
-use crate::neuron::{Func, FuncConfig, LayerSettings};
+use crate::neuron::{Func, FuncConfig, LayerSettings, Presynaptic};
 use crate::synapse::{SynapseDense, SynapseDenseConfig};
 use burn::config::Config;
 use burn::module::Module;
@@ -154,6 +154,7 @@ impl SpikingResNetConfig {
             head_func: (self.kind == BlockKind::Pre).then(|| func(width)),
             classifier: SynapseDenseConfig::new(width * h * w, self.classes)
                 .with_weight_scale(settings.weight_scale)
+                .with_kernel(settings.synapse_kernel)
                 .init(device),
             srm: settings.srm.clone(),
             input: self.input,
@@ -186,17 +187,19 @@ impl SpikingResNet {
     /// - output: `[batch, time, classes]`
     pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
         self.check_input(&input);
-        let mut h = self.stem.forward(self.input_func.forward_spikes(input));
+        let mut h = self
+            .stem
+            .forward_presynaptic(self.input_func.presynaptic(input));
         if let Some(func) = &self.stem_func {
             h = func.forward(h);
         }
         for block in &self.blocks {
             h = block.forward(h);
         }
-        if let Some(func) = &self.head_func {
-            h = func.forward(h);
+        match &self.head_func {
+            Some(func) => self.classify_presynaptic(func.forward_presynaptic(h)),
+            None => self.classify(h),
         }
-        self.classify(h)
     }
 
     /// Output spikes and the mean firing rate of every Func (stem, both Funcs of each block as
@@ -209,7 +212,9 @@ impl SpikingResNet {
     pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
         self.check_input(&input);
         let mut rates = FiringRates::default();
-        let mut h = self.stem.forward(self.input_func.forward_spikes(input));
+        let mut h = self
+            .stem
+            .forward_presynaptic(self.input_func.presynaptic(input));
         if let Some(func) = &self.stem_func {
             let (out, rate) = func.forward_with_rate(h);
             rates.push("stem", rate);
@@ -221,12 +226,14 @@ impl SpikingResNet {
             rates.push(format!("block{}.2", i + 1), r2);
             h = out;
         }
-        if let Some(func) = &self.head_func {
-            let (out, rate) = func.forward_with_rate(h);
-            rates.push("head", rate);
-            h = out;
-        }
-        let out = self.classify(h);
+        let out = match &self.head_func {
+            Some(func) => {
+                let (a, rate) = func.forward_presynaptic_with_rate(h);
+                rates.push("head", rate);
+                self.classify_presynaptic(a)
+            }
+            None => self.classify(h),
+        };
         rates.push("output", out.clone().mean().detach());
         (out, rates)
     }
@@ -241,6 +248,11 @@ impl SpikingResNet {
         let [b, t, c, hh, ww] = h.dims();
         let v = self.classifier.forward(h.reshape([b, t, c * hh * ww]));
         spike(v, &self.srm)
+    }
+
+    /// [`classify`](Self::classify) of a Func's output in factored form.
+    fn classify_presynaptic(&self, a: Presynaptic<5>) -> Tensor<3> {
+        spike(self.classifier.forward_presynaptic(a.flatten()), &self.srm)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The Func layer of the paper (Fig. 3c): Spike → PSP → Norm.
 
-use super::LayerSettings;
+use super::{LayerSettings, Presynaptic};
 use crate::SrmConfig;
 use crate::functional::{pool_psp, psp, spike};
 use crate::norm::{PspNorm, PspNormConfig};
@@ -95,25 +95,59 @@ impl Func {
     /// - `s`: `[batch, time, channels, ...]`; rank 5 when `pool > 1`
     /// - output: same, spatial dims divided by `pool`
     pub fn forward_spikes<const D: usize>(&self, s: Tensor<D>) -> Tensor<D> {
-        let mut a = psp(s, self.srm.tau_s);
-        if self.pool > 1 {
-            let dims = a.dims();
-            assert!(
-                D == 5,
-                "Func: pooling needs [batch, time, channels, height, width], got shape {dims:?}"
-            );
-            let pooled = pool_psp(
-                a.reshape([dims[0], dims[1], dims[2], dims[3], dims[4]]),
-                self.pool,
-            );
-            let mut out = dims;
-            out[3..].copy_from_slice(&pooled.dims()[3..]);
-            a = pooled.reshape(out);
+        self.presynaptic(s).dense()
+    }
+
+    /// [`forward`](Self::forward) in factored form, for a synapse that can convolve the spikes
+    /// themselves (see [`Presynaptic`]).
+    pub fn forward_presynaptic<const D: usize>(&self, v: Tensor<D>) -> Presynaptic<D> {
+        self.presynaptic(self.spikes(v))
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) and the layer's firing rate, as
+    /// [`forward_with_rate`](Self::forward_with_rate).
+    pub fn forward_presynaptic_with_rate<const D: usize>(
+        &self,
+        v: Tensor<D>,
+    ) -> (Presynaptic<D>, Tensor<1>) {
+        let s = self.spikes(v);
+        let rate = s.clone().mean().detach();
+        (self.presynaptic(s), rate)
+    }
+
+    /// [`forward_spikes`](Self::forward_spikes) in factored form: the pooled spikes, and with a
+    /// PSP normalization their PSP `Pool(ε ∗ s)` and its second moment.
+    ///
+    /// # Shapes
+    ///
+    /// - `s`: `[batch, time, channels, ...]`; rank 5 when `pool > 1`
+    pub fn presynaptic<const D: usize>(&self, s: Tensor<D>) -> Presynaptic<D> {
+        let tau_s = self.srm.tau_s;
+        let Some(norm) = &self.norm else {
+            return Presynaptic::new(self.pooled(s), tau_s);
+        };
+        let a = self.pooled(psp(s.clone(), tau_s));
+        let moment = norm.moment(a.clone());
+        Presynaptic::normalized(self.pooled(s), a, norm.kind, moment, norm.lambda, tau_s)
+    }
+
+    /// Spatial average pooling (identity when `pool == 1`).
+    fn pooled<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if self.pool == 1 {
+            return x;
         }
-        match &self.norm {
-            Some(norm) => norm.forward(a),
-            None => a,
-        }
+        let dims = x.dims();
+        assert!(
+            D == 5,
+            "Func: pooling needs [batch, time, channels, height, width], got shape {dims:?}"
+        );
+        let pooled = pool_psp(
+            x.reshape([dims[0], dims[1], dims[2], dims[3], dims[4]]),
+            self.pool,
+        );
+        let mut out = dims;
+        out[3..].copy_from_slice(&pooled.dims()[3..]);
+        pooled.reshape(out)
     }
 }
 

@@ -2,7 +2,9 @@
 //! ([`SrmConfig`](crate::SrmConfig)).
 
 mod func;
+mod presynaptic;
 mod settings;
 
 pub use func::*;
+pub use presynaptic::*;
 pub use settings::*;

@@ -2,6 +2,7 @@
 
 use crate::SrmConfig;
 use crate::norm::Normalization;
+use crate::synapse::SynapseKernel;
 use burn::config::Config;
 
 /// The per-layer settings of a network: one value for all its layers, held by every network,
@@ -28,4 +29,8 @@ pub struct LayerSettings {
     /// Default: 300 (the paper's N-MNIST window).
     #[config(default = 300)]
     pub num_steps: usize,
+    /// How the synapses compute (event-driven on the CPU, dense elsewhere, by default; see
+    /// [`SynapseKernel`]). Does not change the result beyond rounding. Default: `Auto`.
+    #[config(default = "SynapseKernel::Auto")]
+    pub synapse_kernel: SynapseKernel,
 }

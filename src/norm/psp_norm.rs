@@ -84,7 +84,7 @@ impl PspNormConfig {
 }
 
 impl PspNorm {
-    /// Normalizes the PSP.
+    /// Normalizes the PSP: `a / sqrt(m + λ)` with `m` from [`moment`](Self::moment).
     ///
     /// # Shapes
     ///
@@ -96,6 +96,24 @@ impl PspNorm {
     /// If the rank is below 3, a dim is empty, or dim 2 is not `num_features`.
     #[track_caller]
     pub fn forward<const D: usize>(&self, a: Tensor<D>) -> Tensor<D> {
+        let moment = self.moment(a.clone());
+        psp_norm_with_moment(a, moment, self.lambda)
+    }
+
+    /// The second moment `m = E_X[a²]` the normalization divides by: the batch statistic in
+    /// training (an autodiff device with `training` enabled; `Batch` then updates its running
+    /// average), the running average in inference (`Batch`), each sample's own (`Layer`).
+    ///
+    /// # Shapes
+    ///
+    /// - `a`: `[batch, time, num_features, ...]` (rank ≥ 3)
+    /// - output: `[1, 1, num_features, 1, ...]` (`Batch`) or `[batch, 1, ...]` (`Layer`)
+    ///
+    /// # Panics
+    ///
+    /// As [`forward`](Self::forward).
+    #[track_caller]
+    pub fn moment<const D: usize>(&self, a: Tensor<D>) -> Tensor<D> {
         let dims = a.dims();
         assert!(
             D >= 3,
@@ -107,28 +125,28 @@ impl PspNorm {
             dims[2] == channels,
             "PspNorm: expected {channels} channels in dim 2, got shape {dims:?}"
         );
-        let training = a.device().is_autodiff() && self.training.is_enabled();
-        let moment = match (self.kind, training) {
+        let device = a.device();
+        let training = device.is_autodiff() && self.training.is_enabled();
+        match (self.kind, training) {
             (PspNormKind::Batch, false) => {
                 let mut shape = [1usize; D];
                 shape[2] = channels;
                 self.running_moment
                     .value()
-                    .to_device(&a.device())
+                    .to_device(&device)
                     .reshape(shape)
             }
             (PspNormKind::Batch, true) => {
-                let moment = psp_second_moment(a.clone(), self.kind);
+                let moment = psp_second_moment(a, self.kind);
                 let batch = moment.clone().detach().reshape([channels]);
-                let running = self.running_moment.value_sync().to_device(&a.device());
+                let running = self.running_moment.value_sync().to_device(&device);
                 let running =
                     running.mul_scalar(1.0 - self.momentum) + batch.mul_scalar(self.momentum);
                 self.running_moment.update(running.detach());
                 moment
             }
-            (PspNormKind::Layer, _) => psp_second_moment(a.clone(), self.kind),
-        };
-        psp_norm_with_moment(a, moment, self.lambda)
+            (PspNormKind::Layer, _) => psp_second_moment(a, self.kind),
+        }
     }
 }
 

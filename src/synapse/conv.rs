@@ -4,6 +4,10 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
+use super::SynapseKernel;
+use crate::functional::{conv2d_events, psp};
+use crate::neuron::Presynaptic;
+
 /// Configuration of a [`SynapseConv2d`].
 #[derive(Config, Debug)]
 pub struct SynapseConv2dConfig {
@@ -21,6 +25,10 @@ pub struct SynapseConv2dConfig {
     /// paper's Table 1, matched to θ = 10).
     #[config(default = 10.0)]
     pub weight_scale: f64,
+    /// How [`forward_presynaptic`](SynapseConv2d::forward_presynaptic) computes. Default:
+    /// [`SynapseKernel::Auto`] (event-driven on the CPU).
+    #[config(default = "SynapseKernel::Auto")]
+    pub kernel: SynapseKernel,
 }
 
 /// A 2-D convolution applied to every time step: `v[b, t] = W ⊛ a[b, t]`.
@@ -28,6 +36,9 @@ pub struct SynapseConv2dConfig {
 pub struct SynapseConv2d {
     /// The convolution; weight of shape `[channels_out, channels_in, k, k]`.
     pub conv: Conv2d,
+    /// How [`forward_presynaptic`](Self::forward_presynaptic) computes.
+    #[module(skip)]
+    pub kernel: SynapseKernel,
 }
 
 impl SynapseConv2dConfig {
@@ -58,7 +69,10 @@ impl SynapseConv2dConfig {
             .with_bias(self.bias)
             .with_initializer(super::scaled_default_init(self.weight_scale))
             .init(device);
-        SynapseConv2d { conv }
+        SynapseConv2d {
+            conv,
+            kernel: self.kernel,
+        }
     }
 }
 
@@ -81,6 +95,47 @@ impl SynapseConv2d {
         let v = self.conv.forward(a.reshape([b * t, c, h, w]));
         let [_, c2, h2, w2] = v.dims();
         v.reshape([b, t, c2, h2, w2])
+    }
+
+    /// [`forward`](Self::forward) of a Func layer's output `â`, given in factored form.
+    ///
+    /// With the event path ([`SynapseKernel`]) the convolution runs on the spikes, PSP-BN's
+    /// per-channel factor folded into the weights, and the PSP filter and PSP-LN's per-sample
+    /// factor act on its output: `ε ∗ (W·diag(c) ⊛ Pool(s))·r_b + bias` (see [`Presynaptic`]).
+    /// Otherwise it is `forward(x.dense())`.
+    ///
+    /// # Shapes
+    ///
+    /// - `x`: `[batch, time, channels_in, height, width]`
+    /// - output: `[batch, time, channels_out, height', width']`
+    pub fn forward_presynaptic(&self, x: Presynaptic<5>) -> Tensor<5> {
+        let device = x.device();
+        if !self.kernel.uses_events(&device) {
+            return self.forward(x.dense());
+        }
+        let [b, t, c, h, w] = x.events().dims();
+        let [cout, cin, k, _] = self.conv.weight.dims();
+        assert!(
+            c == cin,
+            "SynapseConv2d: expected {cin} input channels in dim 2, got shape {:?}",
+            [b, t, c, h, w]
+        );
+        let mut weight = self.conv.weight.val();
+        if let Some(channel) = x.channel_scale() {
+            weight = weight * channel.reshape([1, cin, 1, 1]);
+        }
+        let sample = x
+            .sample_scale()
+            .unwrap_or_else(|| Tensor::ones([b], &device));
+        let tau_s = x.tau_s();
+        let events = x.events().clone();
+        drop(x);
+        let y = conv2d_events(events, weight, sample, self.conv.stride[0], k / 2);
+        let v = psp(y, tau_s);
+        match &self.conv.bias {
+            Some(bias) => v + bias.val().reshape([1, 1, cout, 1, 1]),
+            None => v,
+        }
     }
 
     /// Output channels.

@@ -3,6 +3,10 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use super::SynapseKernel;
+use crate::functional::{conv2d_events, psp};
+use crate::neuron::Presynaptic;
+
 /// Configuration of a [`SynapseDense`].
 #[derive(Config, Debug)]
 pub struct SynapseDenseConfig {
@@ -16,6 +20,10 @@ pub struct SynapseDenseConfig {
     /// Factor applied to Burn's default (Kaiming-uniform) initialization. Default: 10 (Table 1).
     #[config(default = 10.0)]
     pub weight_scale: f64,
+    /// How [`forward_presynaptic`](SynapseDense::forward_presynaptic) computes. Default:
+    /// [`SynapseKernel::Auto`] (event-driven on the CPU).
+    #[config(default = "SynapseKernel::Auto")]
+    pub kernel: SynapseKernel,
 }
 
 /// A dense (fully connected) synapse applied to every time step: `v[b, t] = W·a[b, t]`.
@@ -23,6 +31,9 @@ pub struct SynapseDenseConfig {
 pub struct SynapseDense {
     /// The linear map; weight of shape `[inputs, outputs]`.
     pub linear: Linear,
+    /// How [`forward_presynaptic`](Self::forward_presynaptic) computes.
+    #[module(skip)]
+    pub kernel: SynapseKernel,
 }
 
 impl SynapseDenseConfig {
@@ -47,7 +58,10 @@ impl SynapseDenseConfig {
             .with_bias(self.bias)
             .with_initializer(super::scaled_default_init(self.weight_scale))
             .init(device);
-        SynapseDense { linear }
+        SynapseDense {
+            linear,
+            kernel: self.kernel,
+        }
     }
 }
 
@@ -69,6 +83,47 @@ impl SynapseDense {
         self.linear
             .forward(a.reshape([b * t, n]))
             .reshape([b, t, outputs])
+    }
+
+    /// [`forward`](Self::forward) of a Func layer's output `â`, given in factored form.
+    ///
+    /// The event path is a 1×1 event-driven convolution of the spikes on a 1×1 map, with
+    /// PSP-BN's per-input factor folded into the weights, then the PSP filter and PSP-LN's
+    /// per-sample factor (see [`Presynaptic`]). Otherwise `forward(x.dense())`.
+    ///
+    /// # Shapes
+    ///
+    /// - `x`: `[batch, time, inputs]`
+    /// - output: `[batch, time, outputs]`
+    pub fn forward_presynaptic(&self, x: Presynaptic<3>) -> Tensor<3> {
+        let device = x.device();
+        if !self.kernel.uses_events(&device) {
+            return self.forward(x.dense());
+        }
+        let [b, t, n] = x.events().dims();
+        let [inputs, outputs] = self.linear.weight.dims();
+        assert!(
+            n == inputs,
+            "SynapseDense: expected {inputs} inputs in dim 2, got shape {:?}",
+            [b, t, n]
+        );
+        let mut weight = self.linear.weight.val();
+        if let Some(feature) = x.channel_scale() {
+            weight = weight * feature.reshape([inputs, 1]);
+        }
+        let weight = weight.transpose().reshape([outputs, inputs, 1, 1]);
+        let sample = x
+            .sample_scale()
+            .unwrap_or_else(|| Tensor::ones([b], &device));
+        let tau_s = x.tau_s();
+        let events = x.events().clone().reshape([b, t, n, 1, 1]);
+        drop(x);
+        let y = conv2d_events(events, weight, sample, 1, 0).reshape([b, t, outputs]);
+        let v = psp(y, tau_s);
+        match &self.linear.bias {
+            Some(bias) => v + bias.val().reshape([1, 1, outputs]),
+            None => v,
+        }
     }
 }
 

@@ -3,12 +3,18 @@
 //! A synapse maps PSPs `[batch, time, ...]` to membrane potentials of the next layer. It
 //! reshapes to `[batch·time, ...]` (no copy: the layout is contiguous), runs Burn's layer, and
 //! reshapes back.
+//!
+//! Given a Func layer's output in factored form ([`Presynaptic`](crate::neuron::Presynaptic)),
+//! a synapse can instead convolve the spikes, event-driven, and filter the result
+//! ([`SynapseKernel`]).
 
 mod conv;
 mod dense;
+mod kernel;
 
 pub use conv::*;
 pub use dense::*;
+pub use kernel::*;
 
 use burn::nn::Initializer;
 

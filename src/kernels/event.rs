@@ -1,0 +1,379 @@
+//! Event-driven convolution on the CPU: the work follows the nonzero inputs (spikes), not the
+//! neurons.
+//!
+//! A frame is one `[channels, height, width]` map of a `[batch, time, ...]` tensor. For every
+//! nonzero input `x[c, y, x]` of a frame, every kernel tap `(ky, kx)` that lands on an output
+//! pixel adds `x·W[:, c, ky, kx]` (a contiguous row of `channels_out` weights, the weights being
+//! stored `[channels_in, k, k, channels_out]`) to that pixel's channel vector, kept
+//! channels-last in a per-thread buffer and transposed into the `[channels_out, h', w']` output
+//! at the end of the frame. The weight gradient walks the same events and adds `x·g[:, y', x']`
+//! to the weight row. Both cost `nonzeros × k² × channels_out` multiply-adds instead of
+//! `neurons × channels_in × k² × channels_out`. Frames run in parallel on rayon's pool.
+//!
+//! The dense convolution of the backend is the reference these loops are tested against
+//! (`tests/event_synapse.rs`) and what the backends run above [`DENSE_ABOVE_DENSITY`].
+
+use super::cpu::Real;
+use rayon::prelude::*;
+
+/// Input density (fraction of nonzero inputs) above which the CPU backends run their dense
+/// convolution instead of the event loops.
+///
+/// Measured with `cargo bench --bench event_conv` on a 2-core x86-64 machine (README, issue 12):
+/// for the Table 2 layer shapes the event loops are faster up to ~30–40% density.
+pub const DENSE_ABOVE_DENSITY: f64 = 0.25;
+
+/// The geometry of a square-kernel convolution with symmetric zero padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Input channels.
+    pub channels_in: usize,
+    /// Output channels.
+    pub channels_out: usize,
+    /// Input height.
+    pub height: usize,
+    /// Input width.
+    pub width: usize,
+    /// Kernel size (square).
+    pub kernel: usize,
+    /// Stride (both dims).
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub padding: usize,
+}
+
+impl ConvGeometry {
+    /// Output height.
+    pub fn height_out(&self) -> usize {
+        (self.height + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+
+    /// Output width.
+    pub fn width_out(&self) -> usize {
+        (self.width + 2 * self.padding - self.kernel) / self.stride + 1
+    }
+
+    fn frame_in(&self) -> usize {
+        self.channels_in * self.height * self.width
+    }
+
+    fn frame_out(&self) -> usize {
+        self.channels_out * self.height_out() * self.width_out()
+    }
+
+    fn weight_len(&self) -> usize {
+        self.channels_out * self.channels_in * self.kernel * self.kernel
+    }
+
+    /// The output coordinate a kernel tap `k` sends input coordinate `i` to, if any.
+    #[inline(always)]
+    fn target(&self, i: usize, k: usize, len_out: usize) -> Option<usize> {
+        let shifted = (i + self.padding).checked_sub(k)?;
+        if shifted % self.stride != 0 {
+            return None;
+        }
+        let o = shifted / self.stride;
+        (o < len_out).then_some(o)
+    }
+}
+
+/// Fraction of nonzero elements of `x` (0 for an empty slice).
+pub fn density<F: Real>(x: &[F]) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    let nonzero: usize = x
+        .par_chunks(1 << 16)
+        .map(|chunk| chunk.iter().filter(|&&v| v != F::ZERO).count())
+        .sum();
+    nonzero as f64 / x.len() as f64
+}
+
+/// `[co, ci, k, k]` → `[ci, k, k, co]`.
+fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
+    let (co, taps) = (g.channels_out, g.channels_in * g.kernel * g.kernel);
+    let mut rows = vec![F::ZERO; weight.len()];
+    for o in 0..co {
+        for tap in 0..taps {
+            rows[tap * co + o] = weight[o * taps + tap];
+        }
+    }
+    rows
+}
+
+/// Calls `f(c·k² + ky·k + kx, y'·w' + x', value)` for every nonzero input of one frame and every
+/// kernel tap that reaches an output pixel.
+#[inline(always)]
+fn for_each_event<F: Real>(frame: &[F], g: &ConvGeometry, mut f: impl FnMut(usize, usize, F)) {
+    let (h, w, k) = (g.height, g.width, g.kernel);
+    let (ho, wo) = (g.height_out(), g.width_out());
+    for c in 0..g.channels_in {
+        for y in 0..h {
+            let row = &frame[(c * h + y) * w..][..w];
+            for (x, &value) in row.iter().enumerate() {
+                if value == F::ZERO {
+                    continue;
+                }
+                for ky in 0..k {
+                    let Some(oy) = g.target(y, ky, ho) else {
+                        continue;
+                    };
+                    for kx in 0..k {
+                        let Some(ox) = g.target(x, kx, wo) else {
+                            continue;
+                        };
+                        f((c * k + ky) * k + kx, oy * wo + ox, value);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `acc += value·row`, the inner loop of both directions (vectorizes).
+#[inline(always)]
+fn axpy<F: Real>(acc: &mut [F], value: F, row: &[F]) {
+    for (a, &r) in acc.iter_mut().zip(row) {
+        *a = *a + value * r;
+    }
+}
+
+/// Event-driven `y[f] = scale[f / frames_per_sample] · conv2d(x[f], weight)`.
+///
+/// - `x`: `[frames, channels_in, height, width]`, contiguous
+/// - `weight`: `[channels_out, channels_in, k, k]`
+/// - `scale`: one factor per sample (`frames / frames_per_sample` of them)
+/// - returns `[frames, channels_out, height', width']`
+pub fn conv2d<F: Real>(
+    x: &[F],
+    weight: &[F],
+    scale: &[F],
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+) -> Vec<F> {
+    let (fin, fout) = (g.frame_in(), g.frame_out());
+    assert_eq!(weight.len(), g.weight_len(), "event conv2d: weight length");
+    assert_eq!(x.len() % fin, 0, "event conv2d: input length");
+    let frames = x.len() / fin;
+    assert_eq!(
+        scale.len() * frames_per_sample,
+        frames,
+        "event conv2d: scale"
+    );
+    let rows = weight_rows(weight, g);
+    let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
+    let mut out = vec![F::ZERO; frames * fout];
+    if fout == 0 {
+        return out;
+    }
+    out.par_chunks_mut(fout).enumerate().for_each_init(
+        || vec![F::ZERO; pixels * co],
+        |acc, (f, out)| {
+            let frame = &x[f * fin..][..fin];
+            acc.fill(F::ZERO);
+            let mut any = false;
+            for_each_event(frame, g, |tap, pixel, value| {
+                any = true;
+                axpy(&mut acc[pixel * co..][..co], value, &rows[tap * co..][..co]);
+            });
+            if !any {
+                return;
+            }
+            let s = scale[f / frames_per_sample];
+            for (pixel, vector) in acc.chunks_exact(co).enumerate() {
+                for (o, &v) in vector.iter().enumerate() {
+                    out[o * pixels + pixel] = s * v;
+                }
+            }
+        },
+    );
+    out
+}
+
+/// Event-driven weight gradient of [`conv2d`]:
+/// `∂L/∂W[o, c, ky, kx] = Σ_f scale[f / frames_per_sample] · Σ_{y', x'} g[f, o, y', x'] ·
+/// x[f, c, y'·s − p + ky, x'·s − p + kx]`.
+///
+/// - `x`: `[frames, channels_in, height, width]`
+/// - `grad`: `[frames, channels_out, height', width']`
+/// - returns `[channels_out, channels_in, k, k]`
+pub fn conv2d_weight_grad<F: Real>(
+    x: &[F],
+    grad: &[F],
+    scale: &[F],
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+) -> Vec<F> {
+    let (fin, fout) = (g.frame_in(), g.frame_out());
+    assert_eq!(x.len() % fin, 0, "event conv2d weight grad: input length");
+    let frames = x.len() / fin;
+    assert_eq!(
+        grad.len(),
+        frames * fout,
+        "event conv2d weight grad: grad length"
+    );
+    assert_eq!(
+        scale.len() * frames_per_sample,
+        frames,
+        "event conv2d: scale"
+    );
+    let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
+    let len = g.weight_len();
+    let rows = (0..frames)
+        .into_par_iter()
+        .fold(
+            || (vec![F::ZERO; len], vec![F::ZERO; pixels * co]),
+            |(mut rows, mut grad_t), f| {
+                let frame = &x[f * fin..][..fin];
+                if frame.iter().all(|&v| v == F::ZERO) {
+                    return (rows, grad_t);
+                }
+                // The frame's output gradient, channels-last.
+                let gf = &grad[f * fout..][..fout];
+                for o in 0..co {
+                    for (pixel, &v) in gf[o * pixels..][..pixels].iter().enumerate() {
+                        grad_t[pixel * co + o] = v;
+                    }
+                }
+                let s = scale[f / frames_per_sample];
+                for_each_event(frame, g, |tap, pixel, value| {
+                    axpy(
+                        &mut rows[tap * co..][..co],
+                        s * value,
+                        &grad_t[pixel * co..][..co],
+                    );
+                });
+                (rows, grad_t)
+            },
+        )
+        .map(|(rows, _)| rows)
+        .reduce(
+            || vec![F::ZERO; len],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x = *x + y;
+                }
+                a
+            },
+        );
+    // [ci, k, k, co] → [co, ci, k, k].
+    let taps = len / co.max(1);
+    let mut weight_grad = vec![F::ZERO; len];
+    for tap in 0..taps {
+        for o in 0..co {
+            weight_grad[o * taps + tap] = rows[tap * co + o];
+        }
+    }
+    weight_grad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct convolution in f64 (the definition).
+    fn direct(x: &[f64], w: &[f64], frames: usize, g: &ConvGeometry) -> Vec<f64> {
+        let (ho, wo, k) = (g.height_out(), g.width_out(), g.kernel);
+        let mut y = vec![0.0; frames * g.channels_out * ho * wo];
+        for f in 0..frames {
+            for o in 0..g.channels_out {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut sum = 0.0;
+                        for c in 0..g.channels_in {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * g.stride + ky) as i64 - g.padding as i64;
+                                    let ix = (ox * g.stride + kx) as i64 - g.padding as i64;
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy >= g.height as i64
+                                        || ix >= g.width as i64
+                                    {
+                                        continue;
+                                    }
+                                    sum += w[((o * g.channels_in + c) * k + ky) * k + kx]
+                                        * x[((f * g.channels_in + c) * g.height + iy as usize)
+                                            * g.width
+                                            + ix as usize];
+                                }
+                            }
+                        }
+                        y[((f * g.channels_out + o) * ho + oy) * wo + ox] = sum;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn pseudo_random(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_direct_convolution_and_its_adjoint() {
+        for (stride, kernel, h, w) in [(1, 3, 5, 7), (2, 3, 7, 6), (1, 1, 3, 3), (2, 5, 9, 9)] {
+            let g = ConvGeometry {
+                channels_in: 3,
+                channels_out: 4,
+                height: h,
+                width: w,
+                kernel,
+                stride,
+                padding: kernel / 2,
+            };
+            let frames = 4;
+            // Sparse input: about a third nonzero, some non-binary values.
+            let x: Vec<f64> = pseudo_random(frames * g.frame_in(), 1)
+                .into_iter()
+                .map(|v| if v > 0.3 { v } else { 0.0 })
+                .collect();
+            let weight = pseudo_random(g.weight_len(), 2);
+            let scale = [0.5, 2.0];
+            let y = conv2d(&x, &weight, &scale, 2, &g);
+            let want = direct(&x, &weight, frames, &g);
+            let fout = g.frame_out();
+            for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+                let s = scale[i / fout / 2];
+                assert!(
+                    (a - s * b).abs() < 1e-12,
+                    "{stride} {kernel}: {i}: {a} vs {}",
+                    s * b
+                );
+            }
+            // <conv(x), r> = <x, ·> is linear in W: the weight gradient of Σ r·y is
+            // ∂/∂W Σ r·conv(x, W), checked against the direct convolution with unit weights.
+            let r = pseudo_random(frames * fout, 3);
+            let grad = conv2d_weight_grad(&x, &r, &scale, 2, &g);
+            for (idx, &gw) in grad.iter().enumerate() {
+                let mut unit = vec![0.0; g.weight_len()];
+                unit[idx] = 1.0;
+                let y_unit = direct(&x, &unit, frames, &g);
+                let want: f64 = y_unit
+                    .iter()
+                    .zip(&r)
+                    .enumerate()
+                    .map(|(i, (y, r))| scale[i / fout / 2] * y * r)
+                    .sum();
+                assert!((gw - want).abs() < 1e-12, "weight {idx}: {gw} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn density_counts_nonzeros() {
+        assert_eq!(density::<f32>(&[]), 0.0);
+        assert_eq!(density(&[0.0f32, 1.0, 0.0, 0.5]), 0.5);
+    }
+}

@@ -1,0 +1,209 @@
+//! [`EventBackend`](super::EventBackend) for the CPU backends: the [`event`](super::event)
+//! loops on the tensors' host memory, or the backend's dense convolution above
+//! [`DENSE_ABOVE_DENSITY`].
+
+use super::cpu::Real;
+use super::event::{self, ConvGeometry, DENSE_ABOVE_DENSITY};
+use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, FloatDType};
+
+/// Host access to a CPU backend's float tensors.
+pub(crate) trait HostTensors: Backend {
+    /// Runs `f` on the tensor's values, row-major, as `F` (converted if the dtype differs).
+    fn with_host<F: Real, R>(x: FloatTensor<Self>, f: impl FnOnce(&[F]) -> R) -> R;
+
+    /// A contiguous tensor of `values` with `shape`, on the device of `like`.
+    fn from_host<F: Real>(
+        values: Vec<F>,
+        shape: &[usize],
+        like: &FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+fn options(stride: usize, padding: usize) -> ConvOptions<2> {
+    ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1)
+}
+
+fn geometry(x: &[usize], weight: &[usize], stride: usize, padding: usize) -> ConvGeometry {
+    ConvGeometry {
+        channels_in: x[2],
+        channels_out: weight[0],
+        height: x[3],
+        width: x[4],
+        kernel: weight[2],
+        stride,
+        padding,
+    }
+}
+
+/// Casts to `f32` unless the tensor is `f32` or `f64`; returns the dtype to cast back to.
+fn compute_dtype<B: Backend>(x: FloatTensor<B>) -> (FloatTensor<B>, DType) {
+    let dtype = x.dtype();
+    match dtype {
+        DType::F32 | DType::F64 => (x, dtype),
+        _ => (B::float_cast(x, FloatDType::F32), dtype),
+    }
+}
+
+fn cast_back<B: Backend>(y: FloatTensor<B>, dtype: DType) -> FloatTensor<B> {
+    if y.dtype() == dtype {
+        y
+    } else {
+        B::float_cast(y, dtype.into())
+    }
+}
+
+fn is_sparse<B: HostTensors>(x: &FloatTensor<B>) -> bool {
+    let x = x.clone();
+    let density = if x.dtype() == DType::F64 {
+        B::with_host::<f64, _>(x, event::density)
+    } else {
+        B::with_host::<f32, _>(x, event::density)
+    };
+    density <= DENSE_ABOVE_DENSITY
+}
+
+/// `x · scale[b]` for `x` of shape `[batch, ...]` and `scale` of shape `[batch]`.
+pub(crate) fn scale_samples<B: Backend>(
+    x: FloatTensor<B>,
+    scale: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let dims = x.shape().to_vec();
+    let rest: usize = dims[1..].iter().product();
+    let scaled = B::float_mul(
+        B::float_reshape(x, [dims[0], rest].into()),
+        B::float_reshape(scale, [dims[0], 1].into()),
+    );
+    B::float_reshape(scaled, dims.into())
+}
+
+/// [`EventBackend::event_conv2d`](super::EventBackend::event_conv2d) on a CPU backend.
+pub(crate) fn conv2d<B: HostTensors>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let dims: [usize; 5] = x.shape().dims();
+    let [b, t, ci, h, w] = dims;
+    if !is_sparse::<B>(&x) {
+        let y = B::conv2d(
+            B::float_reshape(x, [b * t, ci, h, w].into()),
+            weight,
+            None,
+            options(stride, padding),
+        );
+        let [_, co, ho, wo]: [usize; 4] = y.shape().dims();
+        return scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
+    }
+    let g = geometry(&dims, &weight.shape().to_vec(), stride, padding);
+    let (x, dtype) = compute_dtype::<B>(x);
+    let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];
+    let y = if dtype == DType::F64 {
+        run::<B, f64>(x, weight, scale, t, &g, &shape)
+    } else {
+        run::<B, f32>(x, weight, scale, t, &g, &shape)
+    };
+    cast_back::<B>(y, dtype)
+}
+
+fn run<B: HostTensors, F: Real>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    t: usize,
+    g: &ConvGeometry,
+    shape: &[usize],
+) -> FloatTensor<B> {
+    let like = x.clone();
+    let y = B::with_host::<F, _>(x, |x| {
+        B::with_host::<F, _>(weight, |w| {
+            B::with_host::<F, _>(scale, |s| event::conv2d(x, w, s, t, g))
+        })
+    });
+    B::from_host(y, shape, &like)
+}
+
+/// [`EventBackend::event_conv2d_weight_grad`](super::EventBackend::event_conv2d_weight_grad) on
+/// a CPU backend.
+pub(crate) fn conv2d_weight_grad<B: HostTensors>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+) -> FloatTensor<B> {
+    let dims: [usize; 5] = x.shape().dims();
+    let [b, t, ci, h, w] = dims;
+    let weight_dims = weight.shape().to_vec();
+    if !is_sparse::<B>(&x) {
+        let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
+        let grad = scale_samples::<B>(grad, scale);
+        return B::conv2d_weight_backward(
+            B::float_reshape(x, [b * t, ci, h, w].into()),
+            weight,
+            B::float_reshape(grad, [b * t, co, ho, wo].into()),
+            options(stride, padding),
+        );
+    }
+    let g = geometry(&dims, &weight_dims, stride, padding);
+    let (x, dtype) = compute_dtype::<B>(x);
+    let like = x.clone();
+    let dw = if dtype == DType::F64 {
+        let v = weight_grad_run::<B, f64>(x, grad, scale, t, &g);
+        B::from_host(v, &weight_dims, &like)
+    } else {
+        let v = weight_grad_run::<B, f32>(x, grad, scale, t, &g);
+        B::from_host(v, &weight_dims, &like)
+    };
+    cast_back::<B>(dw, dtype)
+}
+
+fn weight_grad_run<B: HostTensors, F: Real>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    t: usize,
+    g: &ConvGeometry,
+) -> Vec<F> {
+    B::with_host::<F, _>(x, |x| {
+        B::with_host::<F, _>(grad, |d| {
+            B::with_host::<F, _>(scale, |s| event::conv2d_weight_grad(x, d, s, t, g))
+        })
+    })
+}
+
+/// Implements [`EventBackend`](super::EventBackend) for a CPU backend that implements
+/// [`HostTensors`].
+macro_rules! impl_event_backend_on_cpu {
+    ($backend:ty) => {
+        impl $crate::kernels::EventBackend for $backend {
+            fn event_conv2d(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                weight: burn::backend::tensor::FloatTensor<Self>,
+                scale: burn::backend::tensor::FloatTensor<Self>,
+                stride: usize,
+                padding: usize,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                $crate::kernels::event_host::conv2d::<Self>(x, weight, scale, stride, padding)
+            }
+
+            fn event_conv2d_weight_grad(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                weight: burn::backend::tensor::FloatTensor<Self>,
+                grad: burn::backend::tensor::FloatTensor<Self>,
+                scale: burn::backend::tensor::FloatTensor<Self>,
+                stride: usize,
+                padding: usize,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                $crate::kernels::event_host::conv2d_weight_grad::<Self>(
+                    x, weight, grad, scale, stride, padding,
+                )
+            }
+        }
+    };
+}
+pub(crate) use impl_event_backend_on_cpu;

@@ -1,0 +1,169 @@
+//! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
+
+use crate::functional::{PspNormKind, psp, psp_norm_with_moment};
+use burn::tensor::{Device, Tensor};
+
+/// The input of a synapse, `â = Norm(Pool(ε ∗ s))`, kept as its factors: the (pooled) spikes
+/// `Pool(s)`, the PSP `a = Pool(ε ∗ s)` where it is needed, and the normalization's second
+/// moment.
+///
+/// The PSP filter acts on time, pooling and the synapse on space and channels, and the PSP
+/// normalization's statistic is constant over time (eq. 19–20: per channel for PSP-BN, per
+/// sample for PSP-LN). So a synapse `W` can be applied to the spikes first:
+///
+/// `W ⊛ â = ε ∗ (W·diag(c) ⊛ Pool(s)) · r_b`,
+///
+/// with `c` PSP-BN's per-channel factor `1/sqrt(E[a²] + λ)` folded into the weights and `r_b`
+/// PSP-LN's per-sample factor scaling the output. On spikes the convolution is event-driven
+/// ([`conv2d_events`](crate::functional::conv2d_events)); [`dense`](Self::dense) gives `â`
+/// itself for everything else (the dense path, the residual stream, GPUs).
+#[derive(Clone, Debug)]
+pub struct Presynaptic<const D: usize> {
+    events: Tensor<D>,
+    psp: Option<Tensor<D>>,
+    norm: Option<Moment<D>>,
+    tau_s: f64,
+}
+
+/// A PSP normalization's second moment, shaped to broadcast against the PSP.
+#[derive(Clone, Debug)]
+struct Moment<const D: usize> {
+    kind: PspNormKind,
+    moment: Tensor<D>,
+    lambda: f64,
+}
+
+impl<const D: usize> Presynaptic<D> {
+    /// Spikes without normalization (their PSP is computed when needed).
+    ///
+    /// # Shapes
+    ///
+    /// - `events`: `[batch, time, channels, ...]`
+    pub fn new(events: Tensor<D>, tau_s: f64) -> Self {
+        Self {
+            events,
+            psp: None,
+            norm: None,
+            tau_s,
+        }
+    }
+
+    /// Spikes with their PSP `a` and its second moment `E_X[a²]` (shaped like
+    /// [`psp_second_moment`](crate::functional::psp_second_moment)'s output).
+    ///
+    /// # Shapes
+    ///
+    /// - `events`, `psp`: `[batch, time, channels, ...]`
+    /// - `moment`: `[batch, 1, ...]` (`Layer`) or `[1, 1, channels, 1, ...]` (`Batch`)
+    pub fn normalized(
+        events: Tensor<D>,
+        psp: Tensor<D>,
+        kind: PspNormKind,
+        moment: Tensor<D>,
+        lambda: f64,
+        tau_s: f64,
+    ) -> Self {
+        Self {
+            events,
+            psp: Some(psp),
+            norm: Some(Moment {
+                kind,
+                moment,
+                lambda,
+            }),
+            tau_s,
+        }
+    }
+
+    /// The spikes (averaged over the pooling windows when the Func pools).
+    pub fn events(&self) -> &Tensor<D> {
+        &self.events
+    }
+
+    /// PSP time constant τs.
+    pub fn tau_s(&self) -> f64 {
+        self.tau_s
+    }
+
+    /// The device of the tensors.
+    pub fn device(&self) -> Device {
+        self.events.device()
+    }
+
+    /// `â` itself: `Norm(Pool(ε ∗ s))`.
+    ///
+    /// # Shapes
+    ///
+    /// - output: `[batch, time, channels, ...]`
+    pub fn dense(self) -> Tensor<D> {
+        let a = match self.psp {
+            Some(a) => a,
+            None => psp(self.events, self.tau_s),
+        };
+        match self.norm {
+            Some(norm) => psp_norm_with_moment(a, norm.moment, norm.lambda),
+            None => a,
+        }
+    }
+
+    /// The per-sample factor `1/sqrt(E[a²] + λ)` of PSP-LN.
+    ///
+    /// # Shapes
+    ///
+    /// - output: `[batch]`
+    pub fn sample_scale(&self) -> Option<Tensor<1>> {
+        let norm = self
+            .norm
+            .as_ref()
+            .filter(|n| n.kind == PspNormKind::Layer)?;
+        Some(inverse_root(norm).reshape([self.events.dims()[0]]))
+    }
+
+    /// The per-channel factor `1/sqrt(E[a²] + λ)` of PSP-BN (per neuron of dim 2 onwards for
+    /// a flattened map, see [`flatten`](Presynaptic::flatten)).
+    ///
+    /// # Shapes
+    ///
+    /// - output: `[channels]` (the product of dims 2.. of the moment)
+    pub fn channel_scale(&self) -> Option<Tensor<1>> {
+        let norm = self
+            .norm
+            .as_ref()
+            .filter(|n| n.kind == PspNormKind::Batch)?;
+        let len: usize = norm.moment.dims()[2..].iter().product();
+        Some(inverse_root(norm).reshape([len]))
+    }
+}
+
+fn inverse_root<const D: usize>(norm: &Moment<D>) -> Tensor<D> {
+    norm.moment.clone().add_scalar(norm.lambda).sqrt().recip()
+}
+
+impl Presynaptic<5> {
+    /// `[batch, time, channels, height, width]` → `[batch, time, channels·height·width]` (for a
+    /// dense synapse after a map). A per-channel moment becomes per neuron.
+    pub fn flatten(self) -> Presynaptic<3> {
+        let [b, t, c, h, w] = self.events.dims();
+        let flat = |x: Tensor<5>| x.reshape([b, t, c * h * w]);
+        Presynaptic {
+            events: flat(self.events),
+            psp: self.psp.map(flat),
+            norm: self.norm.map(|norm| {
+                let moment = match norm.kind {
+                    PspNormKind::Layer => norm.moment.reshape([b, 1, 1]),
+                    PspNormKind::Batch => {
+                        norm.moment
+                            .expand([1, 1, c, h, w])
+                            .reshape([1, 1, c * h * w])
+                    }
+                };
+                Moment {
+                    kind: norm.kind,
+                    moment,
+                    lambda: norm.lambda,
+                }
+            }),
+            tau_s: self.tau_s,
+        }
+    }
+}
