@@ -21,6 +21,7 @@ use burn_snn::model::{SpikeCountLossConfig, SpikingNetworkConfig};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::optim::AdaBeliefConfig;
+use burn_snn::synapse::SynapseKernel;
 use std::time::Instant;
 
 const SPEC: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
@@ -32,11 +33,30 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// The layers' settings of both variants: PSP-LN, Table 1 otherwise, `steps` time steps.
+/// The layers' settings of both variants: PSP-LN, Table 1 otherwise, `steps` time steps, and
+/// the synapse kernel of `BURN_SNN_SYNAPSE` (`auto` (default), `dense`, `events`).
 fn settings(steps: usize) -> LayerSettings {
     LayerSettings::new()
         .with_norm(Normalization::PspLayer)
         .with_num_steps(steps)
+        .with_synapse_kernel(synapse_kernel())
+        .with_weight_scale(env_or("BURN_SNN_BENCH_WEIGHT_SCALE", 10.0))
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn synapse_kernel() -> SynapseKernel {
+    match std::env::var("BURN_SNN_SYNAPSE").as_deref() {
+        Ok("dense") => SynapseKernel::Dense,
+        Ok("events") => SynapseKernel::Events,
+        Ok("auto") | Err(_) => SynapseKernel::Auto,
+        Ok(other) => panic!("BURN_SNN_SYNAPSE: expected auto, dense or events, got {other}"),
+    }
 }
 
 /// The CPU (Flex), or the GPU with `BURN_SNN_BENCH_DEVICE=wgpu` (feature `wgpu`).
@@ -68,6 +88,8 @@ fn main() {
     let flushed = std::env::var("BURN_SNN_FTZ").map_or(true, |v| v != "0")
         && burn_snn::device::flush_denormals();
     let device = bench_device().autodiff();
+    // `BURN_SNN_BENCH_LR=0` keeps the weights, and so the firing rates, of the initialization.
+    let lr: f64 = env_or("BURN_SNN_BENCH_LR", 1e-2);
     let mut model = SpikingNetworkConfig::new(SPEC.parse().expect("a valid string"))
         .with_settings(settings(steps))
         .init(&device);
@@ -80,7 +102,8 @@ fn main() {
     );
     let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], &device);
     println!(
-        "train_step: {SPEC}, PSP-LN, batch 10, T = {steps}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}"
+        "train_step: {SPEC}, PSP-LN, batch 10, T = {steps}, synapses {:?}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}",
+        synapse_kernel()
     );
     let variant = std::env::var("BURN_SNN_BENCH_VARIANT").unwrap_or_default();
     if variant == "learner" {
@@ -91,12 +114,12 @@ fn main() {
     let mut times = Vec::new();
     for i in 0..=iterations {
         let start = Instant::now();
-        let out = model.forward(input.clone());
+        let (out, rates) = model.forward_with_rates(input.clone());
         let loss = loss_fn.forward(out, labels.clone());
         let t_forward = start.elapsed();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let t_backward = start.elapsed();
-        model = optim.step(1e-2, model, grads);
+        model = optim.step(lr, model, grads);
         device.sync().expect("sync");
         let total = start.elapsed();
         println!(
@@ -108,6 +131,14 @@ fn main() {
         );
         if i > 0 {
             times.push(total.as_secs_f64());
+        }
+        if i == 0 || i == iterations {
+            let rates: Vec<String> = rates
+                .to_vec()
+                .iter()
+                .map(|(_, r)| format!("{:.1}", 100.0 * r))
+                .collect();
+            println!("  firing rates (%): {}", rates.join(" "));
         }
     }
     let mean = times.iter().sum::<f64>() / times.len() as f64;
