@@ -33,8 +33,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(40.0);
     let device = burn_snn::device::cpu();
-    let dataset = NmnistDataset::from_dir(std::path::Path::new(&root).join("nmnist-small"), Split::Test)
-        .expect("the N-MNIST test files");
+    let dataset = NmnistDataset::from_dir(
+        std::path::Path::new(&root).join("nmnist-small"),
+        Split::Test,
+    )
+    .expect("the N-MNIST test files");
     let items: Vec<_> = (0..dataset.len())
         .map(|i| dataset.read(i).expect("a valid sample"))
         .collect();

@@ -21,7 +21,7 @@ pub fn has_event_kernels(device: &Device) -> bool {
 /// The cost follows the nonzero inputs: on spike tensors (a few percent nonzero) it is a
 /// fraction of the dense convolution's, and the weight gradient is event-driven too; the input
 /// gradient is the dense transposed convolution. Above
-/// [`DENSE_ABOVE_DENSITY`](crate::kernels::event::DENSE_ABOVE_DENSITY) nonzeros the backend's
+/// [`dense_above_density`](crate::kernels::event::dense_above_density) nonzeros the backend's
 /// dense convolution runs instead (same result). This is what lets a synapse convolve a layer's
 /// spikes instead of their PSP (`conv(ε ∗ s) = ε ∗ conv(s)`, see
 /// [`Presynaptic`](crate::neuron::Presynaptic)).

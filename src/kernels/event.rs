@@ -11,17 +11,50 @@
 //! `neurons × channels_in × k² × channels_out`. Frames run in parallel on rayon's pool.
 //!
 //! The dense convolution of the backend is the reference these loops are tested against
-//! (`tests/event_synapse.rs`) and what the backends run above [`DENSE_ABOVE_DENSITY`].
+//! (`tests/event_parity_*.rs`) and what the backends run above [`dense_above_density`].
 
 use super::cpu::Real;
+use core::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 /// Input density (fraction of nonzero inputs) above which the CPU backends run their dense
-/// convolution instead of the event loops.
+/// convolution instead of the event loops, by default.
 ///
-/// Measured with `cargo bench --bench event_conv` on a 2-core x86-64 machine (README, issue 12):
-/// for the Table 2 layer shapes the event loops are faster up to ~30–40% density.
+/// Measured with `cargo bench --bench event_conv` on a 2-core x86-64 machine (README, issue 12).
 pub const DENSE_ABOVE_DENSITY: f64 = 0.25;
+
+/// The threshold in use, as `f64` bits (`DENSE_ABOVE_DENSITY` until changed).
+static THRESHOLD: AtomicU64 = AtomicU64::new(0);
+
+/// The density above which the CPU backends run the dense convolution (see
+/// [`DENSE_ABOVE_DENSITY`]).
+pub fn dense_above_density() -> f64 {
+    match THRESHOLD.load(Ordering::Relaxed) {
+        0 => DENSE_ABOVE_DENSITY,
+        bits => f64::from_bits(bits),
+    }
+}
+
+/// Changes the density above which the CPU backends run the dense convolution, for the whole
+/// process (e.g. `1.0`: always the event loops; `0.0`: only for all-zero inputs), for
+/// measurements on another machine. The result does not change beyond rounding.
+///
+/// # Panics
+///
+/// If `density` is not within `[0, 1]`.
+pub fn set_dense_above_density(density: f64) {
+    assert!(
+        (0.0..=1.0).contains(&density),
+        "set_dense_above_density: expected a density within [0, 1], got {density}"
+    );
+    // 0.0 has bits 0, which means "default": store the next value up instead.
+    let density = if density == 0.0 {
+        f64::MIN_POSITIVE
+    } else {
+        density
+    };
+    THRESHOLD.store(density.to_bits(), Ordering::Relaxed);
+}
 
 /// The geometry of a square-kernel convolution with symmetric zero padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

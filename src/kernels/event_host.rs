@@ -1,9 +1,9 @@
 //! [`EventBackend`](super::EventBackend) for the CPU backends: the [`event`](super::event)
 //! loops on the tensors' host memory, or the backend's dense convolution above
-//! [`DENSE_ABOVE_DENSITY`].
+//! [`dense_above_density`](event::dense_above_density).
 
 use super::cpu::Real;
-use super::event::{self, ConvGeometry, DENSE_ABOVE_DENSITY};
+use super::event::{self, ConvGeometry};
 use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, FloatDType};
@@ -61,7 +61,7 @@ fn is_sparse<B: HostTensors>(x: &FloatTensor<B>) -> bool {
     } else {
         B::with_host::<f32, _>(x, event::density)
     };
-    density <= DENSE_ABOVE_DENSITY
+    density <= event::dense_above_density()
 }
 
 /// `x · scale[b]` for `x` of shape `[batch, ...]` and `scale` of shape `[batch]`.

@@ -94,7 +94,7 @@ pub trait EventBackend: Backend {
     /// `y[b, t] = scale[b] · conv2d(x[b, t], weight)`, shape `[batch, time, channels_out, h', w']`.
     ///
     /// The CPU backends run [`event::conv2d`] when at most
-    /// [`event::DENSE_ABOVE_DENSITY`] of `x` is nonzero, their dense convolution otherwise.
+    /// [`event::dense_above_density`] of `x` is nonzero, their dense convolution otherwise.
     fn event_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
