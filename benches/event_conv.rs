@@ -51,7 +51,7 @@ fn main() {
             let _ = y.into_data();
         });
         let events_fwd = time(|| {
-            let y = conv2d_events(x.clone(), w.clone(), ones.clone(), 1, 1);
+            let y = conv2d_events(x.clone(), w.clone(), ones.clone(), 1, 1, true);
             let _ = y.into_data();
         });
         let ad = cpu.clone().autodiff();
@@ -72,7 +72,7 @@ fn main() {
         });
         let onesa = Tensor::<1>::ones([b], &ad);
         let events_train = time(|| {
-            let y = conv2d_events(xa.clone(), wa.clone(), onesa.clone(), 1, 1);
+            let y = conv2d_events(xa.clone(), wa.clone(), onesa.clone(), 1, 1, true);
             let g = y.sum().backward();
             let _ = (
                 xa.grad(&g).unwrap().into_data(),

@@ -32,6 +32,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40.0);
+    let rounds: usize = std::env::var("BURN_SNN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let device = burn_snn::device::cpu();
     let dataset = NmnistDataset::from_dir(
         std::path::Path::new(&root).join("nmnist-small"),
@@ -71,11 +75,11 @@ fn main() {
     println!("  firing rates (%, first batch): {}", rates.join(" "));
     let mut predictions = Vec::new();
     for (name, model) in [("dense", &dense), ("events", &events)] {
-        // One warm-up batch, then every batch twice.
+        // One warm-up batch, then every batch once (`BURN_SNN_BENCH_ROUNDS` times).
         let _ = model.forward(batches[0].spikes.clone());
         let mut times = Vec::new();
         let mut predicted = Vec::new();
-        for round in 0..2 {
+        for round in 0..rounds {
             let start = Instant::now();
             for batch in &batches {
                 let classes = predict(spike_counts(model.forward(batch.spikes.clone())));

@@ -2,7 +2,7 @@
 # One-shot check on a machine with a GPU: for each lane (wgpu: Vulkan / Metal / DX12; cuda:
 # NVIDIA through CUDA), the GPU-vs-CPU parity tests on the real GPU, then the benches (PSP,
 # spike, one training step of the Table 2 N-MNIST network at batch 10, T = 300), and one table
-# per lane. Lanes: $LANES (default: "wgpu cuda" when nvidia-smi works, else "wgpu").
+# per lane, then the CPU step with dense vs event-driven synapses. Lanes: $LANES (default: "wgpu cuda" when nvidia-smi works, else "wgpu").
 # Sized to finish within 8 minutes per lane on a warm build; a cold build of Burn with a GPU
 # backend takes longer (set CARGO_TARGET_DIR to a warm directory where possible).
 #
@@ -61,4 +61,14 @@ for lane in $LANES; do
     echo "| train step T=300 | $(grep 'mean step time' "$out/step.txt") |"
     echo "| GPU memory | see nvidia-smi / the adapter's tools; peak host RSS: $(grep 'peak memory' "$out/step.txt" | sed 's/.*: //') |"
     echo
+done
+
+# The synapses' two paths: the GPU runs the dense one (SynapseKernel::Auto); the event-driven
+# path exists for the CPU backends. Both on this machine's CPU, at the firing rates of trained
+# networks (weight scale 40, weights kept), so that the GPU step above has a CPU reference.
+echo "== [cpu] training step, dense vs event-driven synapses (batch 10, T = 100)"
+for kernel in dense events; do
+    BURN_SNN_SYNAPSE="$kernel" BURN_SNN_BENCH_LR=0 BURN_SNN_BENCH_WEIGHT_SCALE=40 \
+        BURN_SNN_BENCH_VARIANT=plain BURN_SNN_BENCH_ITERS=2 \
+        cargo bench --bench train_step 2>&1 | grep -E "synapses|rates|mean|peak"
 done

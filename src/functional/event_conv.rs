@@ -1,3 +1,4 @@
+use super::PspNormKind;
 use crate::kernels::EventBackend;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::{Device, Tensor};
@@ -26,6 +27,9 @@ pub fn has_event_kernels(device: &Device) -> bool {
 /// spikes instead of their PSP (`conv(ε ∗ s) = ε ∗ conv(s)`, see
 /// [`Presynaptic`](crate::neuron::Presynaptic)).
 ///
+/// `binary` promises that `x` holds only 0 and 1 (spikes): autodiff then keeps it as one byte
+/// per element for the backward pass (with other values the gradients would be wrong).
+///
 /// Differentiable with respect to all three inputs.
 ///
 /// # Shapes
@@ -47,6 +51,7 @@ pub fn conv2d_events(
     scale: Tensor<1>,
     stride: usize,
     padding: usize,
+    binary: bool,
 ) -> Tensor<5> {
     let dims = x.dims();
     let [co, ci, k, k2] = weight.dims();
@@ -77,5 +82,47 @@ pub fn conv2d_events(
         scale.into_dispatch(),
         stride,
         padding,
+        binary,
+    ))
+}
+
+/// The second moment `E_X[a²]` of the pooled PSP `a = Pool(ε ∗ s)` of spikes `s`, per sample
+/// (`PspNormKind::Layer`, PSP-LN) or per channel (`Batch`, PSP-BN): the statistic of
+/// [`psp_second_moment`](crate::functional::psp_second_moment) computed from the spikes, so that
+/// autodiff keeps only the spikes (one byte per element when `binary`) and recomputes `a` in the
+/// backward pass, instead of keeping `a` as floats. Needs a device with event kernels.
+///
+/// # Shapes
+///
+/// - `s`: `[batch, time, channels, ...]` (rank 5 when `pool > 1`)
+/// - output: `[batch]` (`Layer`) or `[channels]` (`Batch`)
+///
+/// # Panics
+///
+/// If the device has no event kernels, the rank is below 3, or `pool > 1` on a rank other than 5.
+#[track_caller]
+pub fn psp_moment<const D: usize>(
+    s: Tensor<D>,
+    tau_s: f64,
+    pool: usize,
+    kind: PspNormKind,
+    binary: bool,
+) -> Tensor<1> {
+    let dims = s.dims();
+    assert!(
+        has_event_kernels(&s.device()),
+        "psp_moment: the event kernels run on the CPU backends (Flex, NdArray), got {:?}",
+        s.device()
+    );
+    assert!(
+        D >= 3 && (pool == 1 || D == 5) && pool > 0,
+        "psp_moment: expected [batch, time, channels, ...] (rank 5 when pooling), got shape {dims:?} with pool {pool}"
+    );
+    Tensor::from_dispatch(<Dispatch as EventBackend>::psp_moment(
+        s.into_dispatch(),
+        tau_s,
+        pool,
+        kind == PspNormKind::Layer,
+        binary,
     ))
 }

@@ -7,6 +7,7 @@
 //!   flows through the refractory feedback.
 
 use super::{EventBackend, SnnBackend};
+use burn::backend::Backend;
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::{
     Autodiff,
@@ -14,8 +15,9 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind, unary},
 };
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{BoolTensor, FloatTensor};
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{BoolDType, FloatDType};
 
 /// Backward of the PSP filter: the filter in the other time direction.
 #[derive(Debug)]
@@ -107,26 +109,55 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
     }
 }
 
+/// A tensor kept for a backward pass: as it is, or, when it holds only 0 and 1 (spikes), as a
+/// one-byte-per-element mask and its float type.
+#[derive(Clone, Debug)]
+enum Kept<B: Backend> {
+    Float(FloatTensor<B>),
+    Mask(BoolTensor<B>, FloatDType),
+}
+
+impl<B: Backend> Kept<B> {
+    fn new(x: FloatTensor<B>, binary: bool) -> Self {
+        if binary {
+            let dtype = x.dtype();
+            Self::Mask(
+                B::float_greater_elem(x, 0.5.into(), BoolDType::Native),
+                dtype.into(),
+            )
+        } else {
+            Self::Float(x)
+        }
+    }
+
+    fn restore(self) -> FloatTensor<B> {
+        match self {
+            Self::Float(x) => x,
+            Self::Mask(mask, dtype) => B::bool_into_float(mask, dtype),
+        }
+    }
+}
+
 /// Backward of the event-driven convolution `y[b, t] = scale[b]·conv2d(x[b, t], W)`:
 ///
 /// - `∂L/∂x[b] = scale[b]·conv2dᵀ(δ[b], W)`: the dense transposed convolution (the output
 ///   gradient is dense);
-/// - `∂L/∂W = Σ_b scale[b]·correlate(x[b], δ[b])`: event-driven, from the saved input;
+/// - `∂L/∂W = Σ_b scale[b]·correlate(x[b], δ[b])`: event-driven, from the kept input;
 /// - `∂L/∂scale[b] = Σ x[b]·conv2dᵀ(δ[b], W)`.
 ///
-/// Keeps the input, the weight and the scale of the forward call (the input is the layer's
-/// spikes, which nothing else keeps).
+/// Keeps the input (as bytes for spikes), the weight and the scale of the forward call.
 #[derive(Debug)]
 struct EventConvBackward;
 
 impl<B: EventBackend> Backward<B, 3> for EventConvBackward {
     /// `(x, weight, scale, stride, padding)`.
-    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, usize, usize);
+    type State = (Kept<B>, FloatTensor<B>, FloatTensor<B>, usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_scale] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x, weight, scale, stride, padding) = ops.state;
+        let x = x.restore();
         if node_x.is_some() || node_scale.is_some() {
             let [b, t, ci, h, w]: [usize; 5] = x.shape().dims();
             let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
@@ -154,6 +185,53 @@ impl<B: EventBackend> Backward<B, 3> for EventConvBackward {
     }
 }
 
+/// Backward of the pooled PSP's second moment `m[g] = mean_g(a²)`, `a = Pool(ε ∗ x)`:
+/// `∂L/∂x = εᵀ ∗ Poolᵀ(2a·∂L/∂m[g] / n_g)`, with `a` recomputed from the kept input.
+#[derive(Debug)]
+struct PspMomentBackward;
+
+impl<B: EventBackend> Backward<B, 1> for PspMomentBackward {
+    /// `(x, τs, pool, per_sample)`.
+    type State = (Kept<B>, f64, usize, bool);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, tau_s, pool, per_sample) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            let (a, unpooled) = super::pooled_psp::<B>(x.restore(), tau_s, pool);
+            let dims = a.shape().to_vec();
+            let n: usize = dims.iter().product();
+            // The group's gradient, broadcast to a, times 2/n_g.
+            let mut shape = vec![1; dims.len()];
+            let group = if per_sample { 0 } else { 2 };
+            shape[group] = dims[group];
+            let count = n / dims[group];
+            let grad = B::float_mul_scalar(
+                B::float_reshape(grad, shape.into()),
+                (2.0 / count as f64).into(),
+            );
+            let a_grad = B::float_mul(a, grad);
+            let psp_grad = match unpooled {
+                None => a_grad,
+                Some(unpooled) => {
+                    let [b, t, c, h, w]: [usize; 5] = unpooled.shape().dims();
+                    let [_, _, _, h2, w2]: [usize; 5] = a_grad.shape().dims();
+                    let frames = B::avg_pool2d_backward(
+                        B::float_reshape(unpooled, [b * t, c, h, w].into()),
+                        B::float_reshape(a_grad, [b * t, c, h2, w2].into()),
+                        [pool; 2],
+                        [pool; 2],
+                        [0, 0],
+                        true,
+                        false,
+                    );
+                    B::float_reshape(frames, [b, t, c, h, w].into())
+                }
+            };
+            B::psp_filter(psp_grad, tau_s, true)
+        });
+    }
+}
+
 impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
     fn event_conv2d(
         x: FloatTensor<Self>,
@@ -161,17 +239,28 @@ impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
         scale: FloatTensor<Self>,
         stride: usize,
         padding: usize,
+        binary: bool,
     ) -> FloatTensor<Self> {
         let (x, node_x) = x.into_parts();
         let (weight, node_weight) = weight.into_parts();
         let (scale, node_scale) = scale.into_parts();
-        let y = B::event_conv2d(x.clone(), weight.clone(), scale.clone(), stride, padding);
+        let y = B::event_conv2d(
+            x.clone(),
+            weight.clone(),
+            scale.clone(),
+            stride,
+            padding,
+            binary,
+        );
         match EventConvBackward
             .prepare::<C>([node_x, node_weight, node_scale])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((x, weight, scale, stride, padding), y),
+            OpsKind::Tracked(prep) => {
+                let kept = Kept::new(x, binary);
+                prep.finish((kept, weight, scale, stride, padding), y)
+            }
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -193,5 +282,26 @@ impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
             padding,
         );
         FloatTensor::<Self>::new(weight_grad)
+    }
+
+    fn psp_moment(
+        x: FloatTensor<Self>,
+        tau_s: f64,
+        pool: usize,
+        per_sample: bool,
+        binary: bool,
+    ) -> FloatTensor<Self> {
+        let (x, node) = x.into_parts();
+        let m = B::psp_moment(x.clone(), tau_s, pool, per_sample, binary);
+        match PspMomentBackward
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                prep.finish((Kept::new(x, binary), tau_s, pool, per_sample), m)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(m),
+        }
     }
 }

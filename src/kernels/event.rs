@@ -122,40 +122,72 @@ pub fn density<F: Real>(x: &[F]) -> f64 {
     nonzero as f64 / x.len() as f64
 }
 
-/// `[co, ci, k, k]` → `[ci, k, k, co]`.
+/// The row of a tap in the weights' event layout `[ci, k, k, co]` with `kx` reversed: for a
+/// stride of 1, the taps `kx = k−1, …, 0` of one input reach the output pixels `x + p − k + 1,
+/// …, x + p` in order, so a run of neighbouring taps is one contiguous stretch of rows against
+/// one contiguous stretch of channels-last pixels.
+#[inline(always)]
+fn tap_row(tap: usize, k: usize) -> usize {
+    let kx = tap % k;
+    tap - kx + (k - 1 - kx)
+}
+
+/// `[co, ci, k, k]` → rows `[ci, k, k (kx reversed), co]`.
 fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
     let (co, taps) = (g.channels_out, g.channels_in * g.kernel * g.kernel);
     let mut rows = vec![F::ZERO; weight.len()];
     for o in 0..co {
         for tap in 0..taps {
-            rows[tap * co + o] = weight[o * taps + tap];
+            rows[tap_row(tap, g.kernel) * co + o] = weight[o * taps + tap];
         }
     }
     rows
 }
 
-/// Calls `f(c·k² + ky·k + kx, y'·w' + x', value)` for every nonzero input of one frame and every
-/// kernel tap that reaches an output pixel.
+/// Calls `f(row, pixel, run, value)` for every nonzero input `value` of one frame: the `run`
+/// weight rows from `row` on (event layout, see [`tap_row`]) meet the `run` channels-last
+/// output pixels from `pixel` on. With stride 1 a run covers all valid `kx` of one `ky`;
+/// otherwise every tap is its own run.
 #[inline(always)]
-fn for_each_event<F: Real>(frame: &[F], g: &ConvGeometry, mut f: impl FnMut(usize, usize, F)) {
-    let (h, w, k) = (g.height, g.width, g.kernel);
+fn for_each_event<F: Real>(
+    frame: &[F],
+    g: &ConvGeometry,
+    mut f: impl FnMut(usize, usize, usize, F),
+) {
+    let (h, w, k, pad) = (g.height, g.width, g.kernel, g.padding);
     let (ho, wo) = (g.height_out(), g.width_out());
     for c in 0..g.channels_in {
         for y in 0..h {
             let row = &frame[(c * h + y) * w..][..w];
-            for (x, &value) in row.iter().enumerate() {
-                if value == F::ZERO {
+            if row.iter().all(|&v| v == F::ZERO) {
+                continue;
+            }
+            for ky in 0..k {
+                let Some(oy) = g.target(y, ky, ho) else {
                     continue;
-                }
-                for ky in 0..k {
-                    let Some(oy) = g.target(y, ky, ho) else {
+                };
+                let first_row = (c * k + ky) * k;
+                for (x, &value) in row.iter().enumerate() {
+                    if value == F::ZERO {
                         continue;
-                    };
-                    for kx in 0..k {
-                        let Some(ox) = g.target(x, kx, wo) else {
+                    }
+                    if g.stride == 1 {
+                        // Reversed tap j = k−1−kx reaches ox = x + pad − (k − 1) + j.
+                        let base = (x + pad) as isize - (k as isize - 1);
+                        let j_lo = (-base).max(0) as usize;
+                        let j_hi = (wo as isize - 1 - base).min(k as isize - 1);
+                        if j_hi < j_lo as isize {
                             continue;
-                        };
-                        f((c * k + ky) * k + kx, oy * wo + ox, value);
+                        }
+                        let run = j_hi as usize + 1 - j_lo;
+                        let ox = (base + j_lo as isize) as usize;
+                        f(first_row + j_lo, oy * wo + ox, run, value);
+                    } else {
+                        for kx in 0..k {
+                            if let Some(ox) = g.target(x, kx, wo) {
+                                f(first_row + (k - 1 - kx), oy * wo + ox, 1, value);
+                            }
+                        }
                     }
                 }
             }
@@ -205,9 +237,14 @@ pub fn conv2d<F: Real>(
             let frame = &x[f * fin..][..fin];
             acc.fill(F::ZERO);
             let mut any = false;
-            for_each_event(frame, g, |tap, pixel, value| {
+            for_each_event(frame, g, |row, pixel, run, value| {
                 any = true;
-                axpy(&mut acc[pixel * co..][..co], value, &rows[tap * co..][..co]);
+                let len = run * co;
+                axpy(
+                    &mut acc[pixel * co..][..len],
+                    value,
+                    &rows[row * co..][..len],
+                );
             });
             if !any {
                 return;
@@ -269,11 +306,12 @@ pub fn conv2d_weight_grad<F: Real>(
                     }
                 }
                 let s = scale[f / frames_per_sample];
-                for_each_event(frame, g, |tap, pixel, value| {
+                for_each_event(frame, g, |row, pixel, run, value| {
+                    let len = run * co;
                     axpy(
-                        &mut rows[tap * co..][..co],
+                        &mut rows[row * co..][..len],
                         s * value,
-                        &grad_t[pixel * co..][..co],
+                        &grad_t[pixel * co..][..len],
                     );
                 });
                 (rows, grad_t)
@@ -294,7 +332,7 @@ pub fn conv2d_weight_grad<F: Real>(
     let mut weight_grad = vec![F::ZERO; len];
     for tap in 0..taps {
         for o in 0..co {
-            weight_grad[o * taps + tap] = rows[tap * co + o];
+            weight_grad[o * taps + tap] = rows[tap_row(tap, g.kernel) * co + o];
         }
     }
     weight_grad
@@ -356,7 +394,16 @@ mod tests {
 
     #[test]
     fn matches_direct_convolution_and_its_adjoint() {
-        for (stride, kernel, h, w) in [(1, 3, 5, 7), (2, 3, 7, 6), (1, 1, 3, 3), (2, 5, 9, 9)] {
+        let cases = [
+            (1, 3, 1, 5, 7),
+            (2, 3, 1, 7, 6),
+            (1, 1, 0, 3, 3),
+            (2, 5, 2, 9, 9),
+            (1, 3, 0, 6, 5),
+            (1, 5, 1, 4, 8),
+            (1, 2, 1, 5, 5),
+        ];
+        for (stride, kernel, padding, h, w) in cases {
             let g = ConvGeometry {
                 channels_in: 3,
                 channels_out: 4,
@@ -364,7 +411,7 @@ mod tests {
                 width: w,
                 kernel,
                 stride,
-                padding: kernel / 2,
+                padding,
             };
             let frames = 4;
             // Sparse input: about a third nonzero, some non-binary values.

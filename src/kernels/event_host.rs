@@ -187,6 +187,7 @@ macro_rules! impl_event_backend_on_cpu {
                 scale: burn::backend::tensor::FloatTensor<Self>,
                 stride: usize,
                 padding: usize,
+                _binary: bool,
             ) -> burn::backend::tensor::FloatTensor<Self> {
                 $crate::kernels::event_host::conv2d::<Self>(x, weight, scale, stride, padding)
             }

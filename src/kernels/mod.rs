@@ -90,18 +90,38 @@ pub trait SnnBackend: Backend {
     NdArray: cfg(feature = "ndarray"),
     Autodiff
 )]
-pub trait EventBackend: Backend {
+pub trait EventBackend: SnnBackend {
     /// `y[b, t] = scale[b] · conv2d(x[b, t], weight)`, shape `[batch, time, channels_out, h', w']`.
     ///
     /// The CPU backends run [`event::conv2d`] when at most
     /// [`event::dense_above_density`] of `x` is nonzero, their dense convolution otherwise.
+    /// `binary`: `x` holds only 0 and 1 (spikes), so that autodiff keeps it for the backward
+    /// pass as one byte per element instead of a float.
     fn event_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         scale: FloatTensor<Self>,
         stride: usize,
         padding: usize,
+        binary: bool,
     ) -> FloatTensor<Self>;
+
+    /// The second moment of the pooled PSP of `x`: with `a = Pool_pool(ε ∗ x)`,
+    /// `m[g] = mean over group g of a²`, the groups being the samples (`per_sample`, PSP-LN) or
+    /// the channels of dim 2 (PSP-BN). Shape `[batch]` or `[channels]`.
+    ///
+    /// `x` is `[batch, time, channels, ...]` (rank 5 when `pool > 1`). Autodiff keeps only `x`
+    /// (as bytes when `binary`) and recomputes `a` in the backward pass.
+    fn psp_moment(
+        x: FloatTensor<Self>,
+        tau_s: f64,
+        pool: usize,
+        per_sample: bool,
+        _binary: bool,
+    ) -> FloatTensor<Self> {
+        let (a, _) = pooled_psp::<Self>(x, tau_s, pool);
+        second_moment::<Self>(Self::float_mul(a.clone(), a), per_sample)
+    }
 
     /// The gradient of `Σ grad · event_conv2d(x, weight, scale)` with respect to `weight`
     /// (`weight` gives the shape only), event-driven like the forward pass. Not differentiable.
@@ -113,6 +133,43 @@ pub trait EventBackend: Backend {
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self>;
+}
+
+/// `Pool_pool(ε ∗ x)` and, when `pool > 1`, the unpooled PSP (for the pooling's backward pass).
+pub(crate) fn pooled_psp<B: SnnBackend>(
+    x: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    use burn::backend::TensorMetadata;
+    let a = B::psp_filter(x, tau_s, false);
+    if pool == 1 {
+        return (a, None);
+    }
+    let [b, t, c, h, w]: [usize; 5] = a.shape().dims();
+    let frames = B::float_reshape(a.clone(), [b * t, c, h, w].into());
+    let pooled = B::avg_pool2d(frames, [pool; 2], [pool; 2], [0, 0], true, false);
+    let [_, _, h2, w2]: [usize; 4] = pooled.shape().dims();
+    (B::float_reshape(pooled, [b, t, c, h2, w2].into()), Some(a))
+}
+
+/// The mean of `squared` (`[batch, time, channels, ...]`) per sample or per channel (dim 2).
+pub(crate) fn second_moment<B: Backend>(
+    squared: FloatTensor<B>,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    use burn::backend::TensorMetadata;
+    let dims = squared.shape().to_vec();
+    if per_sample {
+        let rest: usize = dims[1..].iter().product();
+        let flat = B::float_reshape(squared, [dims[0], rest].into());
+        B::float_reshape(B::float_mean_dim(flat, 1), [dims[0]].into())
+    } else {
+        let spatial: usize = dims[3..].iter().product();
+        let flat = B::float_reshape(squared, [dims[0] * dims[1], dims[2], spatial].into());
+        let per_channel = B::float_mean_dim(B::float_mean_dim(flat, 2), 0);
+        B::float_reshape(per_channel, [dims[2]].into())
+    }
 }
 
 /// Implements [`SnnBackend`] for a CPU backend from its `apply(tensor, &kernel) -> outputs`

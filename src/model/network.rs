@@ -97,10 +97,15 @@ pub struct SpikingLayer {
 impl SpikingLayer {
     /// The layer on spikes: PSP → (Pool) → Norm → synapse → (membrane norm).
     pub fn forward_spikes(&self, s: Activation) -> Activation {
+        self.forward_events(s, false)
+    }
+
+    /// [`forward_spikes`](Self::forward_spikes); `binary`: `s` holds only 0 and 1.
+    fn forward_events(&self, s: Activation, binary: bool) -> Activation {
         let v = match (&self.synapse, s) {
-            (Synapse::Conv(conv), Activation::Map(s)) => {
-                Activation::Map(conv.forward_presynaptic(self.func.presynaptic(s)))
-            }
+            (Synapse::Conv(conv), Activation::Map(s)) => Activation::Map(
+                conv.forward_presynaptic(self.func.presynaptic_of_spikes(s, binary)),
+            ),
             (Synapse::Conv(_), Activation::Flat(s)) => {
                 panic!(
                     "SpikingLayer: a convolution needs a map, got shape {:?}",
@@ -109,12 +114,12 @@ impl SpikingLayer {
             }
             (Synapse::Dense(dense), Activation::Map(s)) => {
                 // Pooling (if any) happens on the map before flattening.
-                let a = self.func.presynaptic(s).flatten();
+                let a = self.func.presynaptic_of_spikes(s, binary).flatten();
                 Activation::Flat(dense.forward_presynaptic(a))
             }
-            (Synapse::Dense(dense), Activation::Flat(s)) => {
-                Activation::Flat(dense.forward_presynaptic(self.func.presynaptic(s)))
-            }
+            (Synapse::Dense(dense), Activation::Flat(s)) => Activation::Flat(
+                dense.forward_presynaptic(self.func.presynaptic_of_spikes(s, binary)),
+            ),
         };
         match (&self.membrane_norm, v) {
             (Some(norm), Activation::Map(v)) => Activation::Map(norm.forward(v)),
@@ -308,7 +313,8 @@ impl SpikingNetwork {
                 record(&s);
                 s
             };
-            x = layer.forward_spikes(s);
+            // Hidden layers get spikes (0 or 1); the input may hold anything.
+            x = layer.forward_events(s, i > 0);
         }
         let out = Activation::Flat(spike(x.flat(), &self.srm));
         record(&out);

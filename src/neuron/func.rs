@@ -4,6 +4,7 @@ use super::{LayerSettings, Presynaptic};
 use crate::SrmConfig;
 use crate::functional::{pool_psp, psp, spike};
 use crate::norm::{PspNorm, PspNormConfig};
+use crate::synapse::SynapseKernel;
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -38,6 +39,11 @@ pub struct Func {
     pub srm: SrmConfig,
     /// Pooling window (1 = none).
     pub pool: usize,
+    /// The synapse kernel of the network ([`LayerSettings::synapse_kernel`]): with the event
+    /// path the PSP statistic is computed from the spikes
+    /// ([`PspNorm::moment_of_spikes`](crate::norm::PspNorm::moment_of_spikes)).
+    #[module(skip)]
+    pub kernel: SynapseKernel,
 }
 
 impl FuncConfig {
@@ -60,6 +66,7 @@ impl FuncConfig {
             }),
             srm: settings.srm.clone(),
             pool: self.pool,
+            kernel: settings.synapse_kernel,
         }
     }
 }
@@ -101,7 +108,7 @@ impl Func {
     /// [`forward`](Self::forward) in factored form, for a synapse that can convolve the spikes
     /// themselves (see [`Presynaptic`]).
     pub fn forward_presynaptic<const D: usize>(&self, v: Tensor<D>) -> Presynaptic<D> {
-        self.presynaptic(self.spikes(v))
+        self.presynaptic_of_spikes(self.spikes(v), true)
     }
 
     /// [`forward_presynaptic`](Self::forward_presynaptic) and the layer's firing rate, as
@@ -112,7 +119,7 @@ impl Func {
     ) -> (Presynaptic<D>, Tensor<1>) {
         let s = self.spikes(v);
         let rate = s.clone().mean().detach();
-        (self.presynaptic(s), rate)
+        (self.presynaptic_of_spikes(s, true), rate)
     }
 
     /// [`forward_spikes`](Self::forward_spikes) in factored form: the pooled spikes, and with a
@@ -122,13 +129,30 @@ impl Func {
     ///
     /// - `s`: `[batch, time, channels, ...]`; rank 5 when `pool > 1`
     pub fn presynaptic<const D: usize>(&self, s: Tensor<D>) -> Presynaptic<D> {
+        self.presynaptic_of_spikes(s, false)
+    }
+
+    /// [`presynaptic`](Self::presynaptic) of spikes that hold only 0 and 1 when `binary` (e.g.
+    /// from [`spikes`](Self::spikes)): an event-driven synapse then keeps them as bytes.
+    pub fn presynaptic_of_spikes<const D: usize>(
+        &self,
+        s: Tensor<D>,
+        binary: bool,
+    ) -> Presynaptic<D> {
         let tau_s = self.srm.tau_s;
+        let binary = binary && self.pool == 1;
         let Some(norm) = &self.norm else {
-            return Presynaptic::new(self.pooled(s), tau_s);
+            return Presynaptic::new(self.pooled(s), tau_s).with_binary_events(binary);
         };
-        let a = self.pooled(psp(s.clone(), tau_s));
-        let moment = norm.moment(a.clone());
-        Presynaptic::normalized(self.pooled(s), a, norm.kind, moment, norm.lambda, tau_s)
+        let (psp, moment) = if self.kernel.uses_events(&s.device()) {
+            let moment = norm.moment_of_spikes(s.clone(), tau_s, self.pool, binary);
+            (None, moment)
+        } else {
+            let a = self.pooled(psp(s.clone(), tau_s));
+            (Some(a.clone()), norm.moment(a))
+        };
+        Presynaptic::normalized(self.pooled(s), psp, norm.kind, moment, norm.lambda, tau_s)
+            .with_binary_events(binary)
     }
 
     /// Spatial average pooling (identity when `pool == 1`).

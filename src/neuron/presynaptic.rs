@@ -20,6 +20,7 @@ use burn::tensor::{Device, Tensor};
 #[derive(Clone, Debug)]
 pub struct Presynaptic<const D: usize> {
     events: Tensor<D>,
+    binary: bool,
     psp: Option<Tensor<D>>,
     norm: Option<Moment<D>>,
     tau_s: f64,
@@ -42,13 +43,15 @@ impl<const D: usize> Presynaptic<D> {
     pub fn new(events: Tensor<D>, tau_s: f64) -> Self {
         Self {
             events,
+            binary: false,
             psp: None,
             norm: None,
             tau_s,
         }
     }
 
-    /// Spikes with their PSP `a` and its second moment `E_X[a²]` (shaped like
+    /// Spikes with their PSP `a` (when already computed; otherwise [`dense`](Self::dense)
+    /// computes it from the spikes) and its second moment `E_X[a²]` (shaped like
     /// [`psp_second_moment`](crate::functional::psp_second_moment)'s output).
     ///
     /// # Shapes
@@ -57,7 +60,7 @@ impl<const D: usize> Presynaptic<D> {
     /// - `moment`: `[batch, 1, ...]` (`Layer`) or `[1, 1, channels, 1, ...]` (`Batch`)
     pub fn normalized(
         events: Tensor<D>,
-        psp: Tensor<D>,
+        psp: Option<Tensor<D>>,
         kind: PspNormKind,
         moment: Tensor<D>,
         lambda: f64,
@@ -65,7 +68,8 @@ impl<const D: usize> Presynaptic<D> {
     ) -> Self {
         Self {
             events,
-            psp: Some(psp),
+            binary: false,
+            psp,
             norm: Some(Moment {
                 kind,
                 moment,
@@ -75,9 +79,22 @@ impl<const D: usize> Presynaptic<D> {
         }
     }
 
+    /// Declares that the events hold only 0 and 1 (unpooled spikes), so that an event-driven
+    /// synapse keeps them for its backward pass as one byte per element.
+    pub fn with_binary_events(mut self, binary: bool) -> Self {
+        self.binary = binary;
+        self
+    }
+
     /// The spikes (averaged over the pooling windows when the Func pools).
     pub fn events(&self) -> &Tensor<D> {
         &self.events
+    }
+
+    /// Whether the events hold only 0 and 1 (see
+    /// [`with_binary_events`](Self::with_binary_events)).
+    pub fn binary_events(&self) -> bool {
+        self.binary
     }
 
     /// PSP time constant τs.
@@ -147,6 +164,7 @@ impl Presynaptic<5> {
         let flat = |x: Tensor<5>| x.reshape([b, t, c * h * w]);
         Presynaptic {
             events: flat(self.events),
+            binary: self.binary,
             psp: self.psp.map(flat),
             norm: self.norm.map(|norm| {
                 let moment = match norm.kind {

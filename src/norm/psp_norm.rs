@@ -1,6 +1,8 @@
 //! PSP normalization as a module (the paper's eq. 19–20).
 
-use crate::functional::{PspNormKind, check_psp_norm, psp_norm_with_moment, psp_second_moment};
+use crate::functional::{
+    PspNormKind, check_psp_norm, psp_moment, psp_norm_with_moment, psp_second_moment,
+};
 use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
@@ -115,37 +117,89 @@ impl PspNorm {
     #[track_caller]
     pub fn moment<const D: usize>(&self, a: Tensor<D>) -> Tensor<D> {
         let dims = a.dims();
+        self.check(&dims);
+        let device = a.device();
+        let kind = self.kind;
+        self.select(&dims, &device, || {
+            let moment = psp_second_moment(a, kind);
+            match kind {
+                PspNormKind::Batch => moment.reshape([dims[2]]),
+                PspNormKind::Layer => moment.reshape([dims[0]]),
+            }
+        })
+    }
+
+    /// [`moment`](Self::moment) of the PSP `Pool(ε ∗ s)` of spikes `s`, computed from the
+    /// spikes so that autodiff keeps them (as bytes when `binary`: `s` holds only 0 and 1)
+    /// instead of the PSP ([`psp_moment`]). Needs a device with event kernels.
+    ///
+    /// # Shapes
+    ///
+    /// - `s`: `[batch, time, num_features, ...]` (rank 5 when `pool > 1`)
+    /// - output: as [`moment`](Self::moment)
+    #[track_caller]
+    pub fn moment_of_spikes<const D: usize>(
+        &self,
+        s: Tensor<D>,
+        tau_s: f64,
+        pool: usize,
+        binary: bool,
+    ) -> Tensor<D> {
+        let mut dims = s.dims();
+        self.check(&dims);
+        if pool > 1 && D == 5 {
+            dims[3] /= pool;
+            dims[4] /= pool;
+        }
+        let device = s.device();
+        let kind = self.kind;
+        self.select(&dims, &device, || psp_moment(s, tau_s, pool, kind, binary))
+    }
+
+    #[track_caller]
+    fn check(&self, dims: &[usize]) {
         assert!(
-            D >= 3,
-            "PspNorm: expected a tensor of shape [batch, time, channels, ...] (rank >= 3), got rank {D} with shape {dims:?}"
+            dims.len() >= 3,
+            "PspNorm: expected a tensor of shape [batch, time, channels, ...] (rank >= 3), got rank {} with shape {dims:?}",
+            dims.len()
         );
-        check_psp_norm("PspNorm", &dims, self.kind, self.lambda);
+        check_psp_norm("PspNorm", dims, self.kind, self.lambda);
         let channels = self.num_features;
         assert!(
             dims[2] == channels,
             "PspNorm: expected {channels} channels in dim 2, got shape {dims:?}"
         );
-        let device = a.device();
+    }
+
+    /// The moment to use for an input of shape `dims`, from `batch` (the batch statistic,
+    /// `[channels]` or `[batch]`) or the running average, shaped to broadcast.
+    fn select<const D: usize>(
+        &self,
+        dims: &[usize; D],
+        device: &Device,
+        batch: impl FnOnce() -> Tensor<1>,
+    ) -> Tensor<D> {
         let training = device.is_autodiff() && self.training.is_enabled();
+        let channels = self.num_features;
+        let mut shape = [1usize; D];
         match (self.kind, training) {
             (PspNormKind::Batch, false) => {
-                let mut shape = [1usize; D];
                 shape[2] = channels;
-                self.running_moment
-                    .value()
-                    .to_device(&device)
-                    .reshape(shape)
+                self.running_moment.value().to_device(device).reshape(shape)
             }
             (PspNormKind::Batch, true) => {
-                let moment = psp_second_moment(a, self.kind);
-                let batch = moment.clone().detach().reshape([channels]);
-                let running = self.running_moment.value_sync().to_device(&device);
-                let running =
-                    running.mul_scalar(1.0 - self.momentum) + batch.mul_scalar(self.momentum);
+                let moment = batch();
+                let running = self.running_moment.value_sync().to_device(device);
+                let running = running.mul_scalar(1.0 - self.momentum)
+                    + moment.clone().detach().mul_scalar(self.momentum);
                 self.running_moment.update(running.detach());
-                moment
+                shape[2] = channels;
+                moment.reshape(shape)
             }
-            (PspNormKind::Layer, _) => psp_second_moment(a, self.kind),
+            (PspNormKind::Layer, _) => {
+                shape[0] = dims[0];
+                batch().reshape(shape)
+            }
         }
     }
 }

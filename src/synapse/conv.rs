@@ -127,10 +127,10 @@ impl SynapseConv2d {
         let sample = x
             .sample_scale()
             .unwrap_or_else(|| Tensor::ones([b], &device));
-        let tau_s = x.tau_s();
+        let (tau_s, binary) = (x.tau_s(), x.binary_events());
         let events = x.events().clone();
         drop(x);
-        let y = conv2d_events(events, weight, sample, self.conv.stride[0], k / 2);
+        let y = conv2d_events(events, weight, sample, self.conv.stride[0], k / 2, binary);
         let v = psp(y, tau_s);
         match &self.conv.bias {
             Some(bias) => v + bias.val().reshape([1, 1, cout, 1, 1]),

@@ -115,10 +115,10 @@ impl SynapseDense {
         let sample = x
             .sample_scale()
             .unwrap_or_else(|| Tensor::ones([b], &device));
-        let tau_s = x.tau_s();
+        let (tau_s, binary) = (x.tau_s(), x.binary_events());
         let events = x.events().clone().reshape([b, t, n, 1, 1]);
         drop(x);
-        let y = conv2d_events(events, weight, sample, 1, 0).reshape([b, t, outputs]);
+        let y = conv2d_events(events, weight, sample, 1, 0, binary).reshape([b, t, outputs]);
         let v = psp(y, tau_s);
         match &self.linear.bias {
             Some(bias) => v + bias.val().reshape([1, 1, outputs]),

@@ -135,9 +135,21 @@ fn assert_same(events: &Run, dense: &Run, tol: f64, what: &str) {
     );
 }
 
-fn func(channels: usize, norm: Normalization, pool: usize, device: &Device) -> Func {
+/// A Func whose statistics follow `kernel` (computed from the PSP for `Dense`, from the
+/// spikes for `Events`).
+fn func(
+    channels: usize,
+    norm: Normalization,
+    pool: usize,
+    kernel: SynapseKernel,
+    device: &Device,
+) -> Func {
     FuncConfig::new(channels)
-        .with_settings(LayerSettings::new().with_norm(norm))
+        .with_settings(
+            LayerSettings::new()
+                .with_norm(norm)
+                .with_synapse_kernel(kernel),
+        )
         .with_pool(pool)
         .init(device)
 }
@@ -154,7 +166,8 @@ pub fn func_into_conv(device: &Device, tol: f64) {
     for norm in NORMS {
         for (i, &(b, t, ci, co, h, w, pool, stride, bias)) in shapes.iter().enumerate() {
             for (j, density) in DENSITIES.into_iter().enumerate() {
-                let f = func(ci, norm, pool, device);
+                let f = func(ci, norm, pool, SynapseKernel::Dense, device);
+                let fe = func(ci, norm, pool, SynapseKernel::Events, device);
                 let dense = SynapseConv2dConfig::new([ci, co], 3)
                     .with_stride(stride)
                     .with_bias(bias)
@@ -169,10 +182,15 @@ pub fn func_into_conv(device: &Device, tol: f64) {
                 let want = run(&dense, s.clone(), seed, |s| {
                     dense.forward_presynaptic(f.presynaptic(s))
                 });
-                let got = run(&events, s, seed, |s| {
-                    events.forward_presynaptic(f.presynaptic(s))
+                let got = run(&events, s.clone(), seed, |s| {
+                    events.forward_presynaptic(fe.presynaptic_of_spikes(s, true))
                 });
                 assert_same(&got, &want, tol, &what);
+                // Spikes not declared binary (kept as floats) give the same.
+                let floats = run(&events, s, seed, |s| {
+                    events.forward_presynaptic(fe.presynaptic(s))
+                });
+                assert_same(&floats, &want, tol, &format!("{what} (float spikes)"));
                 // The dense path equals the synapse on the Func's ordinary output.
                 let s = spikes([b, t, ci, h, w], density, seed, device);
                 let plain = run(&dense, s, seed, |s| dense.forward(f.forward_spikes(s)));
@@ -190,7 +208,8 @@ pub fn func_into_dense(device: &Device, tol: f64) {
             let seed = 100 + j as u64;
             let what = format!("{norm} density {density}");
             // Flat input.
-            let f = func(40, norm, 1, device);
+            let f = func(40, norm, 1, SynapseKernel::Dense, device);
+            let fe = func(40, norm, 1, SynapseKernel::Events, device);
             let dense = SynapseDenseConfig::new(40, 7)
                 .with_bias(true)
                 .with_weight_scale(1.0)
@@ -203,11 +222,12 @@ pub fn func_into_dense(device: &Device, tol: f64) {
                 dense.forward_presynaptic(f.presynaptic(s))
             });
             let got = run(&events, s, seed, |s| {
-                events.forward_presynaptic(f.presynaptic(s))
+                events.forward_presynaptic(fe.presynaptic_of_spikes(s, true))
             });
             assert_same(&got, &want, tol, &format!("flat {what}"));
             // A pooled 3×6×6 map, flattened to 27 inputs.
-            let f = func(3, norm, 2, device);
+            let f = func(3, norm, 2, SynapseKernel::Dense, device);
+            let fe = func(3, norm, 2, SynapseKernel::Events, device);
             let dense = SynapseDenseConfig::new(27, 5)
                 .with_weight_scale(1.0)
                 .with_kernel(SynapseKernel::Dense)
@@ -219,7 +239,7 @@ pub fn func_into_dense(device: &Device, tol: f64) {
                 dense.forward_presynaptic(f.presynaptic(s).flatten())
             });
             let got = run(&events, s, seed, |s| {
-                events.forward_presynaptic(f.presynaptic(s).flatten())
+                events.forward_presynaptic(fe.presynaptic_of_spikes(s, true).flatten())
             });
             assert_same(&got, &want, tol, &format!("map {what}"));
         }
