@@ -12,6 +12,7 @@
 //! Run: `BURN_SNN_DATA=../shared/data cargo bench --bench inference`
 
 use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn_snn::data::{NmnistBatcher, NmnistDataset, SpikeBatch, Split};
 use burn_snn::model::{SpikingNetwork, SpikingNetworkConfig, predict, spike_counts};
@@ -83,7 +84,7 @@ fn main() {
             let start = Instant::now();
             for batch in &batches {
                 let classes = predict(spike_counts(model.forward(batch.spikes.clone())));
-                let classes: Vec<i64> = classes.into_data().convert::<i64>().to_vec().unwrap();
+                let classes: Vec<i64> = classes.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
                 if round == 0 {
                     predicted.extend(classes);
                 }

@@ -7,7 +7,6 @@
 //!   flows through the refractory feedback.
 
 use super::{EventBackend, SnnBackend};
-use burn::backend::Backend;
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::{
     Autodiff,
@@ -15,9 +14,9 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind, unary},
 };
-use burn::backend::tensor::{BoolTensor, FloatTensor};
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{BoolDType, FloatDType};
+use burn::tensor::{FloatDType, Shape};
 
 /// Backward of the PSP filter: the filter in the other time direction.
 #[derive(Debug)]
@@ -109,22 +108,19 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
     }
 }
 
-/// A tensor kept for a backward pass: as it is, or, when it holds only 0 and 1 (spikes), as a
-/// one-byte-per-element mask and its float type.
+/// A tensor kept for a backward pass: as it is, or, when it holds only 0 and 1 (spikes), as
+/// bits ([`EventBackend::pack_spikes`]) with its shape and float type.
 #[derive(Clone, Debug)]
-enum Kept<B: Backend> {
+enum Kept<B: EventBackend> {
     Float(FloatTensor<B>),
-    Mask(BoolTensor<B>, FloatDType),
+    Bits(IntTensor<B>, Shape, FloatDType),
 }
 
-impl<B: Backend> Kept<B> {
+impl<B: EventBackend> Kept<B> {
     fn new(x: FloatTensor<B>, binary: bool) -> Self {
         if binary {
-            let dtype = x.dtype();
-            Self::Mask(
-                B::float_greater_elem(x, 0.5.into(), BoolDType::Native),
-                dtype.into(),
-            )
+            let (shape, dtype) = (x.shape(), x.dtype());
+            Self::Bits(B::pack_spikes(x), shape, dtype.into())
         } else {
             Self::Float(x)
         }
@@ -133,7 +129,7 @@ impl<B: Backend> Kept<B> {
     fn restore(self) -> FloatTensor<B> {
         match self {
             Self::Float(x) => x,
-            Self::Mask(mask, dtype) => B::bool_into_float(mask, dtype),
+            Self::Bits(bits, shape, dtype) => B::unpack_spikes(bits, shape, dtype),
         }
     }
 }
@@ -282,6 +278,14 @@ impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
             padding,
         );
         FloatTensor::<Self>::new(weight_grad)
+    }
+
+    fn pack_spikes(x: FloatTensor<Self>) -> IntTensor<Self> {
+        B::pack_spikes(x.into_primitive())
+    }
+
+    fn unpack_spikes(bits: IntTensor<Self>, shape: Shape, dtype: FloatDType) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::unpack_spikes(bits, shape, dtype))
     }
 
     fn psp_moment(

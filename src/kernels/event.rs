@@ -132,6 +132,39 @@ fn tap_row(tap: usize, k: usize) -> usize {
     tap - kx + (k - 1 - kx)
 }
 
+/// `x` (only 0 and 1) as bits: `x[8j + i] ≠ 0` is bit `i` of byte `j`.
+pub fn pack_bits<F: Real>(x: &[F]) -> Vec<u8> {
+    let mut bits = vec![0u8; x.len().div_ceil(8)];
+    bits.par_chunks_mut(1 << 12)
+        .zip(x.par_chunks(8 << 12))
+        .for_each(|(bytes, values)| {
+            for (byte, eight) in bytes.iter_mut().zip(values.chunks(8)) {
+                *byte = eight
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |b, (i, &v)| b | (u8::from(v != F::ZERO) << i));
+            }
+        });
+    bits
+}
+
+/// The first `len` values of [`pack_bits`]'s input, from its bits.
+pub fn unpack_bits<F: Real>(bits: &[u8], len: usize) -> Vec<F> {
+    let mut x = vec![F::ZERO; len];
+    x.par_chunks_mut(8 << 12)
+        .zip(bits.par_chunks(1 << 12))
+        .for_each(|(values, bytes)| {
+            for (eight, &byte) in values.chunks_mut(8).zip(bytes) {
+                for (i, v) in eight.iter_mut().enumerate() {
+                    if byte >> i & 1 == 1 {
+                        *v = F::ONE;
+                    }
+                }
+            }
+        });
+    x
+}
+
 /// `[co, ci, k, k]` → rows `[ci, k, k (kx reversed), co]`.
 fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
     let (co, taps) = (g.channels_out, g.channels_in * g.kernel * g.kernel);
@@ -195,6 +228,30 @@ fn for_each_event<F: Real>(
     }
 }
 
+/// One frame of [`conv2d_weight_grad`]: the frame's output gradient `grad` (`[co, pixels]`)
+/// channels-last into `grad_t`, then every event adds `scale·value·grad_t[pixels]` to its rows.
+#[inline(never)]
+fn weight_grad_frame<F: Real>(
+    frame: &[F],
+    grad: &[F],
+    g: &ConvGeometry,
+    grad_t: &mut [F],
+    rows: &mut [F],
+    scale: F,
+) {
+    let co = g.channels_out;
+    let pixels = grad.len() / co;
+    transpose(grad, grad_t, pixels, F::ONE);
+    for_each_event(frame, g, |row, pixel, run, value| {
+        let len = run * co;
+        axpy(
+            &mut rows[row * co..][..len],
+            scale * value,
+            &grad_t[pixel * co..][..len],
+        );
+    });
+}
+
 /// `acc += value·row`, the inner loop of both directions (vectorizes).
 #[inline(always)]
 fn axpy<F: Real>(acc: &mut [F], value: F, row: &[F]) {
@@ -235,29 +292,50 @@ pub fn conv2d<F: Real>(
         || vec![F::ZERO; pixels * co],
         |acc, (f, out)| {
             let frame = &x[f * fin..][..fin];
-            acc.fill(F::ZERO);
-            let mut any = false;
-            for_each_event(frame, g, |row, pixel, run, value| {
-                any = true;
-                let len = run * co;
-                axpy(
-                    &mut acc[pixel * co..][..len],
-                    value,
-                    &rows[row * co..][..len],
-                );
-            });
-            if !any {
-                return;
-            }
-            let s = scale[f / frames_per_sample];
-            for (pixel, vector) in acc.chunks_exact(co).enumerate() {
-                for (o, &v) in vector.iter().enumerate() {
-                    out[o * pixels + pixel] = s * v;
-                }
-            }
+            conv2d_frame(frame, &rows, g, acc, out, scale[f / frames_per_sample]);
         },
     );
     out
+}
+
+/// One frame of [`conv2d`]: the events into the channels-last `acc`, then `scale·acc` into
+/// `out` (`[co, pixels]`; left as it is, zero, for a silent frame).
+#[inline(never)]
+fn conv2d_frame<F: Real>(
+    frame: &[F],
+    rows: &[F],
+    g: &ConvGeometry,
+    acc: &mut [F],
+    out: &mut [F],
+    scale: F,
+) {
+    let co = g.channels_out;
+    acc.fill(F::ZERO);
+    let mut any = false;
+    for_each_event(frame, g, |row, pixel, run, value| {
+        any = true;
+        let len = run * co;
+        axpy(&mut acc[pixel * co..][..len], value, &rows[row * co..][..len]);
+    });
+    if any {
+        transpose(acc, out, co, scale);
+    }
+}
+
+/// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`, in tiles
+/// that stay in L1 (contiguous writes of 16 rows at a time).
+fn transpose<F: Real>(src: &[F], out: &mut [F], cols: usize, scale: F) {
+    const TILE: usize = 16;
+    let n = src.len() / cols;
+    for start in (0..n).step_by(TILE) {
+        let end = (start + TILE).min(n);
+        for o in 0..cols {
+            let dst = &mut out[o * n + start..o * n + end];
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = scale * src[(start + i) * cols + o];
+            }
+        }
+    }
 }
 
 /// Event-driven weight gradient of [`conv2d`]:
@@ -298,22 +376,9 @@ pub fn conv2d_weight_grad<F: Real>(
                 if frame.iter().all(|&v| v == F::ZERO) {
                     return (rows, grad_t);
                 }
-                // The frame's output gradient, channels-last.
                 let gf = &grad[f * fout..][..fout];
-                for o in 0..co {
-                    for (pixel, &v) in gf[o * pixels..][..pixels].iter().enumerate() {
-                        grad_t[pixel * co + o] = v;
-                    }
-                }
                 let s = scale[f / frames_per_sample];
-                for_each_event(frame, g, |row, pixel, run, value| {
-                    let len = run * co;
-                    axpy(
-                        &mut rows[row * co..][..len],
-                        s * value,
-                        &grad_t[pixel * co..][..len],
-                    );
-                });
+                weight_grad_frame(frame, gf, g, &mut grad_t, &mut rows, s);
                 (rows, grad_t)
             },
         )
@@ -449,6 +514,20 @@ mod tests {
                 assert!((gw - want).abs() < 1e-12, "weight {idx}: {gw} vs {want}");
             }
         }
+    }
+
+    #[test]
+    fn bits_round_trip() {
+        for len in [0, 1, 7, 8, 9, 100_003] {
+            let x: Vec<f32> = pseudo_random(len, len as u64)
+                .into_iter()
+                .map(|v| if v > 0.6 { 1.0 } else { 0.0 })
+                .collect();
+            let bits = pack_bits(&x);
+            assert_eq!(bits.len(), len.div_ceil(8));
+            assert_eq!(unpack_bits::<f32>(&bits, len), x, "length {len}");
+        }
+        assert_eq!(pack_bits(&[1.0f64, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]), [0b1001, 1]);
     }
 
     #[test]

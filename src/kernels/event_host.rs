@@ -4,21 +4,58 @@
 
 use super::cpu::Real;
 use super::event::{self, ConvGeometry};
-use burn::backend::{Backend, TensorMetadata, tensor::FloatTensor};
+use burn::backend::{
+    Backend, TensorMetadata,
+    tensor::{Device, FloatTensor, IntTensor},
+};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, FloatDType};
+use burn::tensor::{DType, FloatDType, Shape};
 
 /// Host access to a CPU backend's float tensors.
 pub(crate) trait HostTensors: Backend {
     /// Runs `f` on the tensor's values, row-major, as `F` (converted if the dtype differs).
     fn with_host<F: Real, R>(x: FloatTensor<Self>, f: impl FnOnce(&[F]) -> R) -> R;
 
-    /// A contiguous tensor of `values` with `shape`, on the device of `like`.
-    fn from_host<F: Real>(
-        values: Vec<F>,
-        shape: &[usize],
-        like: &FloatTensor<Self>,
-    ) -> FloatTensor<Self>;
+    /// A contiguous tensor of `values` with `shape` on `device`.
+    fn from_host<F: Real>(values: Vec<F>, shape: &[usize], device: &Device<Self>)
+    -> FloatTensor<Self>;
+
+    /// A `u8` integer tensor of `bytes`, shape `[len]`, on `device`.
+    fn bytes_from_host(bytes: Vec<u8>, device: &Device<Self>) -> IntTensor<Self>;
+
+    /// Runs `f` on the bytes of a `u8` integer tensor made by
+    /// [`bytes_from_host`](HostTensors::bytes_from_host).
+    fn with_host_bytes<R>(x: IntTensor<Self>, f: impl FnOnce(&[u8]) -> R) -> R;
+}
+
+/// [`EventBackend::pack_spikes`](super::EventBackend::pack_spikes) on a CPU backend.
+pub(crate) fn pack_spikes<B: HostTensors>(x: FloatTensor<B>) -> IntTensor<B> {
+    let device = x.device();
+    let bits = if x.dtype() == DType::F64 {
+        B::with_host::<f64, _>(x, event::pack_bits)
+    } else {
+        B::with_host::<f32, _>(x, event::pack_bits)
+    };
+    B::bytes_from_host(bits, &device)
+}
+
+/// [`EventBackend::unpack_spikes`](super::EventBackend::unpack_spikes) on a CPU backend.
+pub(crate) fn unpack_spikes<B: HostTensors>(
+    bits: IntTensor<B>,
+    shape: Shape,
+    dtype: FloatDType,
+) -> FloatTensor<B> {
+    let device = bits.device();
+    let dims = shape.to_vec();
+    let len: usize = dims.iter().product();
+    let y = if dtype == FloatDType::F64 {
+        let v = B::with_host_bytes(bits, |b| event::unpack_bits::<f64>(b, len));
+        B::from_host(v, &dims, &device)
+    } else {
+        let v = B::with_host_bytes(bits, |b| event::unpack_bits::<f32>(b, len));
+        B::from_host(v, &dims, &device)
+    };
+    cast_back::<B>(y, DType::from(dtype))
 }
 
 fn options(stride: usize, padding: usize) -> ConvOptions<2> {
@@ -117,13 +154,13 @@ fn run<B: HostTensors, F: Real>(
     g: &ConvGeometry,
     shape: &[usize],
 ) -> FloatTensor<B> {
-    let like = x.clone();
+    let device = x.device();
     let y = B::with_host::<F, _>(x, |x| {
         B::with_host::<F, _>(weight, |w| {
             B::with_host::<F, _>(scale, |s| event::conv2d(x, w, s, t, g))
         })
     });
-    B::from_host(y, shape, &like)
+    B::from_host(y, shape, &device)
 }
 
 /// [`EventBackend::event_conv2d_weight_grad`](super::EventBackend::event_conv2d_weight_grad) on
@@ -151,13 +188,13 @@ pub(crate) fn conv2d_weight_grad<B: HostTensors>(
     }
     let g = geometry(&dims, &weight_dims, stride, padding);
     let (x, dtype) = compute_dtype::<B>(x);
-    let like = x.clone();
+    let device = x.device();
     let dw = if dtype == DType::F64 {
         let v = weight_grad_run::<B, f64>(x, grad, scale, t, &g);
-        B::from_host(v, &weight_dims, &like)
+        B::from_host(v, &weight_dims, &device)
     } else {
         let v = weight_grad_run::<B, f32>(x, grad, scale, t, &g);
-        B::from_host(v, &weight_dims, &like)
+        B::from_host(v, &weight_dims, &device)
     };
     cast_back::<B>(dw, dtype)
 }
@@ -203,6 +240,20 @@ macro_rules! impl_event_backend_on_cpu {
                 $crate::kernels::event_host::conv2d_weight_grad::<Self>(
                     x, weight, grad, scale, stride, padding,
                 )
+            }
+
+            fn pack_spikes(
+                x: burn::backend::tensor::FloatTensor<Self>,
+            ) -> burn::backend::tensor::IntTensor<Self> {
+                $crate::kernels::event_host::pack_spikes::<Self>(x)
+            }
+
+            fn unpack_spikes(
+                bits: burn::backend::tensor::IntTensor<Self>,
+                shape: burn::tensor::Shape,
+                dtype: burn::tensor::FloatDType,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                $crate::kernels::event_host::unpack_spikes::<Self>(bits, shape, dtype)
             }
         }
     };

@@ -51,12 +51,26 @@ impl super::event_host::HostTensors for Flex {
             .expect("a contiguous tensor has a contiguous slice"))
     }
 
-    fn from_host<F: Real>(values: Vec<F>, shape: &[usize], _like: &FlexTensor) -> FlexTensor {
+    fn from_host<F: Real>(values: Vec<F>, shape: &[usize], _device: &burn::backend::tensor::Device<Self>) -> FlexTensor {
         FlexTensor::new(
             Bytes::from_elems(values),
             Layout::contiguous(shape.into()),
             F::dtype(),
         )
+    }
+
+    fn bytes_from_host(bytes: Vec<u8>, _device: &burn::backend::tensor::Device<Self>) -> FlexTensor {
+        let len = bytes.len();
+        FlexTensor::new(
+            Bytes::from_elems(bytes),
+            Layout::contiguous([len].into()),
+            DType::U8,
+        )
+    }
+
+    fn with_host_bytes<R>(x: FlexTensor, f: impl FnOnce(&[u8]) -> R) -> R {
+        let x = x.to_contiguous();
+        f(x.as_slice::<u8>().expect("a u8 tensor made by bytes_from_host"))
     }
 }
 

@@ -25,7 +25,11 @@ mod flex;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 
-use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
+use burn::backend::{
+    Backend, backend_extension,
+    tensor::{FloatTensor, IntTensor},
+};
+use burn::tensor::{FloatDType, Shape};
 
 /// The temporal operations of the SRM neuron, as a Burn backend extension.
 ///
@@ -105,6 +109,14 @@ pub trait EventBackend: SnnBackend {
         padding: usize,
         binary: bool,
     ) -> FloatTensor<Self>;
+
+    /// Packs `x`, which holds only 0 and 1, into bits (`x[8j + i]` is bit `i` of byte `j`): a
+    /// `u8` integer tensor of shape `[⌈n / 8⌉]`. What the backward passes keep of spikes.
+    fn pack_spikes(x: FloatTensor<Self>) -> IntTensor<Self>;
+
+    /// The inverse of [`pack_spikes`](EventBackend::pack_spikes): a float tensor of `shape`
+    /// and `dtype`.
+    fn unpack_spikes(bits: IntTensor<Self>, shape: Shape, dtype: FloatDType) -> FloatTensor<Self>;
 
     /// The second moment of the pooled PSP of `x`: with `a = Pool_pool(ε ∗ x)`,
     /// `m[g] = mean over group g of a²`, the groups being the samples (`per_sample`, PSP-LN) or

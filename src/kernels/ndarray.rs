@@ -53,9 +53,20 @@ impl super::event_host::HostTensors for NdArray {
     fn from_host<F: Real>(
         values: Vec<F>,
         shape: &[usize],
-        like: &FloatTensor<Self>,
+        device: &burn::backend::tensor::Device<Self>,
     ) -> FloatTensor<Self> {
-        Self::float_from_data(TensorData::new(values, shape.to_vec()), &like.device())
+        Self::float_from_data(TensorData::new(values, shape.to_vec()), device)
+    }
+
+    fn bytes_from_host(bytes: Vec<u8>, device: &burn::backend::tensor::Device<Self>) -> IntTensor<Self> {
+        let len = bytes.len();
+        Self::int_from_data(TensorData::new(bytes, [len]), device)
+    }
+
+    fn with_host_bytes<R>(x: IntTensor<Self>, f: impl FnOnce(&[u8]) -> R) -> R {
+        let data = read_sync(Self::int_into_data(x)).expect("reading a CPU tensor cannot fail");
+        let data = data.convert::<u8>();
+        f(data.as_slice::<u8>().expect("converted to u8"))
     }
 }
 
