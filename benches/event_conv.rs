@@ -24,6 +24,7 @@ fn time(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    burn_snn::memory::keep_freed_memory();
     burn_snn::device::flush_denormals();
     burn_snn::kernels::event::set_dense_above_density(1.0);
     let (b, t, c, side) = (10, 30, 32, 34);

@@ -28,6 +28,7 @@ fn main() {
         println!("inference: set BURN_SNN_DATA to the directory holding nmnist-small/");
         return;
     };
+    burn_snn::memory::keep_freed_memory();
     burn_snn::device::flush_denormals();
     let scale: f64 = std::env::var("BURN_SNN_BENCH_WEIGHT_SCALE")
         .ok()
@@ -84,7 +85,11 @@ fn main() {
             let start = Instant::now();
             for batch in &batches {
                 let classes = predict(spike_counts(model.forward(batch.spikes.clone())));
-                let classes: Vec<i64> = classes.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+                let classes: Vec<i64> = classes
+                    .into_data()
+                    .convert::<i64>()
+                    .try_to_vec::<i64>()
+                    .unwrap();
                 if round == 0 {
                     predicted.extend(classes);
                 }

@@ -1,7 +1,6 @@
 use crate::neuron::LayerSettings;
-use crate::neuron::Presynaptic;
 use crate::norm::{MembraneNorm, MembraneNormConfig};
-use crate::synapse::{SynapseConv2d, SynapseConv2dConfig};
+use crate::synapse::{Presynaptic, SynapseConv2d, SynapseConv2dConfig};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};

@@ -25,7 +25,7 @@ pub fn has_event_kernels(device: &Device) -> bool {
 /// [`dense_above_density`](crate::kernels::event::dense_above_density) nonzeros the backend's
 /// dense convolution runs instead (same result). This is what lets a synapse convolve a layer's
 /// spikes instead of their PSP (`conv(ε ∗ s) = ε ∗ conv(s)`, see
-/// [`Presynaptic`](crate::neuron::Presynaptic)).
+/// [`Presynaptic`](crate::synapse::Presynaptic)).
 ///
 /// `binary` promises that `x` holds only 0 and 1 (spikes): autodiff then keeps it as one byte
 /// per element for the backward pass (with other values the gradients would be wrong).

@@ -165,6 +165,9 @@ pub fn unpack_bits<F: Real>(bits: &[u8], len: usize) -> Vec<F> {
     x
 }
 
+/// Frames per partial sum of the weight gradient (fixed, so that the summation order is).
+const FRAMES_PER_PARTIAL: usize = 32;
+
 /// `[co, ci, k, k]` → rows `[ci, k, k (kx reversed), co]`.
 fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
     let (co, taps) = (g.channels_out, g.channels_in * g.kernel * g.kernel);
@@ -315,7 +318,11 @@ fn conv2d_frame<F: Real>(
     for_each_event(frame, g, |row, pixel, run, value| {
         any = true;
         let len = run * co;
-        axpy(&mut acc[pixel * co..][..len], value, &rows[row * co..][..len]);
+        axpy(
+            &mut acc[pixel * co..][..len],
+            value,
+            &rows[row * co..][..len],
+        );
     });
     if any {
         transpose(acc, out, co, scale);
@@ -367,31 +374,33 @@ pub fn conv2d_weight_grad<F: Real>(
     );
     let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
     let len = g.weight_len();
-    let rows = (0..frames)
+    // Partial sums over fixed runs of frames, added in order: the result does not depend on
+    // how rayon schedules the runs (a resumed training run repeats an uninterrupted one bit
+    // for bit).
+    let partials: Vec<Vec<F>> = (0..frames.div_ceil(FRAMES_PER_PARTIAL))
         .into_par_iter()
-        .fold(
-            || (vec![F::ZERO; len], vec![F::ZERO; pixels * co]),
-            |(mut rows, mut grad_t), f| {
+        .map(|run| {
+            let mut rows = vec![F::ZERO; len];
+            let mut grad_t = vec![F::ZERO; pixels * co];
+            let end = ((run + 1) * FRAMES_PER_PARTIAL).min(frames);
+            for f in run * FRAMES_PER_PARTIAL..end {
                 let frame = &x[f * fin..][..fin];
                 if frame.iter().all(|&v| v == F::ZERO) {
-                    return (rows, grad_t);
+                    continue;
                 }
                 let gf = &grad[f * fout..][..fout];
                 let s = scale[f / frames_per_sample];
                 weight_grad_frame(frame, gf, g, &mut grad_t, &mut rows, s);
-                (rows, grad_t)
-            },
-        )
-        .map(|(rows, _)| rows)
-        .reduce(
-            || vec![F::ZERO; len],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x = *x + y;
-                }
-                a
-            },
-        );
+            }
+            rows
+        })
+        .collect();
+    let mut rows = vec![F::ZERO; len];
+    for partial in partials {
+        for (x, y) in rows.iter_mut().zip(partial) {
+            *x = *x + y;
+        }
+    }
     // [ci, k, k, co] → [co, ci, k, k].
     let taps = len / co.max(1);
     let mut weight_grad = vec![F::ZERO; len];
@@ -527,7 +536,10 @@ mod tests {
             assert_eq!(bits.len(), len.div_ceil(8));
             assert_eq!(unpack_bits::<f32>(&bits, len), x, "length {len}");
         }
-        assert_eq!(pack_bits(&[1.0f64, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]), [0b1001, 1]);
+        assert_eq!(
+            pack_bits(&[1.0f64, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
+            [0b1001, 1]
+        );
     }
 
     #[test]

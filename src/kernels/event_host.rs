@@ -17,8 +17,11 @@ pub(crate) trait HostTensors: Backend {
     fn with_host<F: Real, R>(x: FloatTensor<Self>, f: impl FnOnce(&[F]) -> R) -> R;
 
     /// A contiguous tensor of `values` with `shape` on `device`.
-    fn from_host<F: Real>(values: Vec<F>, shape: &[usize], device: &Device<Self>)
-    -> FloatTensor<Self>;
+    fn from_host<F: Real>(
+        values: Vec<F>,
+        shape: &[usize],
+        device: &Device<Self>,
+    ) -> FloatTensor<Self>;
 
     /// A `u8` integer tensor of `bytes`, shape `[len]`, on `device`.
     fn bytes_from_host(bytes: Vec<u8>, device: &Device<Self>) -> IntTensor<Self>;

@@ -51,7 +51,11 @@ impl super::event_host::HostTensors for Flex {
             .expect("a contiguous tensor has a contiguous slice"))
     }
 
-    fn from_host<F: Real>(values: Vec<F>, shape: &[usize], _device: &burn::backend::tensor::Device<Self>) -> FlexTensor {
+    fn from_host<F: Real>(
+        values: Vec<F>,
+        shape: &[usize],
+        _device: &burn::backend::tensor::Device<Self>,
+    ) -> FlexTensor {
         FlexTensor::new(
             Bytes::from_elems(values),
             Layout::contiguous(shape.into()),
@@ -59,7 +63,10 @@ impl super::event_host::HostTensors for Flex {
         )
     }
 
-    fn bytes_from_host(bytes: Vec<u8>, _device: &burn::backend::tensor::Device<Self>) -> FlexTensor {
+    fn bytes_from_host(
+        bytes: Vec<u8>,
+        _device: &burn::backend::tensor::Device<Self>,
+    ) -> FlexTensor {
         let len = bytes.len();
         FlexTensor::new(
             Bytes::from_elems(bytes),
@@ -70,7 +77,8 @@ impl super::event_host::HostTensors for Flex {
 
     fn with_host_bytes<R>(x: FlexTensor, f: impl FnOnce(&[u8]) -> R) -> R {
         let x = x.to_contiguous();
-        f(x.as_slice::<u8>().expect("a u8 tensor made by bytes_from_host"))
+        f(x.as_slice::<u8>()
+            .expect("a u8 tensor made by bytes_from_host"))
     }
 }
 

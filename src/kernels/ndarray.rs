@@ -58,7 +58,10 @@ impl super::event_host::HostTensors for NdArray {
         Self::float_from_data(TensorData::new(values, shape.to_vec()), device)
     }
 
-    fn bytes_from_host(bytes: Vec<u8>, device: &burn::backend::tensor::Device<Self>) -> IntTensor<Self> {
+    fn bytes_from_host(
+        bytes: Vec<u8>,
+        device: &burn::backend::tensor::Device<Self>,
+    ) -> IntTensor<Self> {
         let len = bytes.len();
         Self::int_from_data(TensorData::new(bytes, [len]), device)
     }

@@ -1,10 +1,10 @@
 //! The Func layer of the paper (Fig. 3c): Spike → PSP → Norm.
 
-use super::{LayerSettings, Presynaptic};
+use super::LayerSettings;
 use crate::SrmConfig;
 use crate::functional::{pool_psp, psp, spike};
 use crate::norm::{PspNorm, PspNormConfig};
-use crate::synapse::SynapseKernel;
+use crate::synapse::{Presynaptic, SynapseKernel};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -79,7 +79,7 @@ impl Func {
     /// - `v`: `[batch, time, channels, ...]`
     /// - output: same, spatial dims divided by `pool`
     pub fn forward<const D: usize>(&self, v: Tensor<D>) -> Tensor<D> {
-        self.forward_spikes(self.spikes(v))
+        self.forward_presynaptic(v).dense()
     }
 
     /// [`forward`](Self::forward) and this layer's firing rate (the mean of its spikes, in
@@ -87,7 +87,7 @@ impl Func {
     pub fn forward_with_rate<const D: usize>(&self, v: Tensor<D>) -> (Tensor<D>, Tensor<1>) {
         let s = self.spikes(v);
         let rate = s.clone().mean().detach();
-        (self.forward_spikes(s), rate)
+        (self.presynaptic_of_spikes(s, true).dense(), rate)
     }
 
     /// The spikes of the potential `v` (the first stage of [`forward`](Self::forward)).

@@ -2,9 +2,7 @@
 //! ([`SrmConfig`](crate::SrmConfig)).
 
 mod func;
-mod presynaptic;
 mod settings;
 
 pub use func::*;
-pub use presynaptic::*;
 pub use settings::*;

@@ -4,9 +4,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::SynapseKernel;
+use super::{Presynaptic, SynapseKernel};
 use crate::functional::{conv2d_events, psp};
-use crate::neuron::Presynaptic;
 
 /// Configuration of a [`SynapseConv2d`].
 #[derive(Config, Debug)]

@@ -3,9 +3,8 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::SynapseKernel;
+use super::{Presynaptic, SynapseKernel};
 use crate::functional::{conv2d_events, psp};
-use crate::neuron::Presynaptic;
 
 /// Configuration of a [`SynapseDense`].
 #[derive(Config, Debug)]

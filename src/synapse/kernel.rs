@@ -2,7 +2,7 @@ use crate::functional::has_event_kernels;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-/// How a synapse computes `W ⊛ â` from a [`Presynaptic`](crate::neuron::Presynaptic) input.
+/// How a synapse computes `W ⊛ â` from a [`Presynaptic`](crate::synapse::Presynaptic) input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SynapseKernel {
     /// [`Events`](Self::Events) where the device has the event kernels (the CPU backends),

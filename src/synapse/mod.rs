@@ -4,17 +4,19 @@
 //! reshapes to `[batch·time, ...]` (no copy: the layout is contiguous), runs Burn's layer, and
 //! reshapes back.
 //!
-//! Given a Func layer's output in factored form ([`Presynaptic`](crate::neuron::Presynaptic)),
+//! Given a Func layer's output in factored form ([`Presynaptic`]),
 //! a synapse can instead convolve the spikes, event-driven, and filter the result
 //! ([`SynapseKernel`]).
 
 mod conv;
 mod dense;
 mod kernel;
+mod presynaptic;
 
 pub use conv::*;
 pub use dense::*;
 pub use kernel::*;
+pub use presynaptic::*;
 
 use burn::nn::Initializer;
 
