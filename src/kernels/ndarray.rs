@@ -4,7 +4,11 @@
 #![allow(deprecated)]
 
 use super::cpu::{CpuKernel, Real, TimeLayout};
-use burn::backend::{Backend, NdArray, TensorMetadata, tensor::FloatTensor};
+use burn::backend::{
+    Backend, NdArray, TensorMetadata,
+    ops::{FloatTensorOps, IntTensorOps},
+    tensor::{FloatTensor, IntTensor},
+};
 use burn::tensor::{DType, TensorData, read_sync};
 
 /// Runs `kernel` on any backend's tensor by reading it into host memory. `f32` and `f64` run
