@@ -139,31 +139,68 @@ pub(crate) fn conv2d<B: HostTensors>(
         return scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
     }
     let g = geometry(&dims, &weight.shape().to_vec(), stride, padding);
-    let (x, dtype) = compute_dtype::<B>(x);
     let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];
-    let y = if dtype == DType::F64 {
-        run::<B, f64>(x, weight, scale, t, &g, &shape)
-    } else {
-        run::<B, f32>(x, weight, scale, t, &g, &shape)
-    };
-    cast_back::<B>(y, dtype)
+    on_host::<B>(x, weight, scale, &shape, Forward { g, t })
 }
 
-fn run<B: HostTensors, F: Real>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    scale: FloatTensor<B>,
+/// A loop of [`event`] on three host slices, for `f32` or `f64`.
+trait HostKernel {
+    fn run<F: Real>(&self, a: &[F], b: &[F], c: &[F]) -> Vec<F>;
+}
+
+/// [`event::conv2d`] on `(x, weight, scale)`.
+struct Forward {
+    g: ConvGeometry,
     t: usize,
-    g: &ConvGeometry,
+}
+
+impl HostKernel for Forward {
+    fn run<F: Real>(&self, x: &[F], weight: &[F], scale: &[F]) -> Vec<F> {
+        event::conv2d(x, weight, scale, self.t, &self.g)
+    }
+}
+
+/// [`event::conv2d_weight_grad`] on `(x, grad, scale)`.
+struct WeightGrad {
+    g: ConvGeometry,
+    t: usize,
+}
+
+impl HostKernel for WeightGrad {
+    fn run<F: Real>(&self, x: &[F], grad: &[F], scale: &[F]) -> Vec<F> {
+        event::conv2d_weight_grad(x, grad, scale, self.t, &self.g)
+    }
+}
+
+/// Runs `kernel` on the host values of `a`, `b`, `c` in the float type of `a` (`f32` for half
+/// precision) and returns a tensor of `shape` in that type.
+fn on_host<B: HostTensors>(
+    a: FloatTensor<B>,
+    b: FloatTensor<B>,
+    c: FloatTensor<B>,
     shape: &[usize],
+    kernel: impl HostKernel,
 ) -> FloatTensor<B> {
-    let device = x.device();
-    let y = B::with_host::<F, _>(x, |x| {
-        B::with_host::<F, _>(weight, |w| {
-            B::with_host::<F, _>(scale, |s| event::conv2d(x, w, s, t, g))
-        })
-    });
-    B::from_host(y, shape, &device)
+    fn typed<B: HostTensors, F: Real>(
+        a: FloatTensor<B>,
+        b: FloatTensor<B>,
+        c: FloatTensor<B>,
+        shape: &[usize],
+        kernel: impl HostKernel,
+    ) -> FloatTensor<B> {
+        let device = a.device();
+        let y = B::with_host::<F, _>(a, |a| {
+            B::with_host::<F, _>(b, |b| B::with_host::<F, _>(c, |c| kernel.run(a, b, c)))
+        });
+        B::from_host(y, shape, &device)
+    }
+    let (a, dtype) = compute_dtype::<B>(a);
+    let y = if dtype == DType::F64 {
+        typed::<B, f64>(a, b, c, shape, kernel)
+    } else {
+        typed::<B, f32>(a, b, c, shape, kernel)
+    };
+    cast_back::<B>(y, dtype)
 }
 
 /// [`EventBackend::event_conv2d_weight_grad`](super::EventBackend::event_conv2d_weight_grad) on
@@ -190,30 +227,7 @@ pub(crate) fn conv2d_weight_grad<B: HostTensors>(
         );
     }
     let g = geometry(&dims, &weight_dims, stride, padding);
-    let (x, dtype) = compute_dtype::<B>(x);
-    let device = x.device();
-    let dw = if dtype == DType::F64 {
-        let v = weight_grad_run::<B, f64>(x, grad, scale, t, &g);
-        B::from_host(v, &weight_dims, &device)
-    } else {
-        let v = weight_grad_run::<B, f32>(x, grad, scale, t, &g);
-        B::from_host(v, &weight_dims, &device)
-    };
-    cast_back::<B>(dw, dtype)
-}
-
-fn weight_grad_run<B: HostTensors, F: Real>(
-    x: FloatTensor<B>,
-    grad: FloatTensor<B>,
-    scale: FloatTensor<B>,
-    t: usize,
-    g: &ConvGeometry,
-) -> Vec<F> {
-    B::with_host::<F, _>(x, |x| {
-        B::with_host::<F, _>(grad, |d| {
-            B::with_host::<F, _>(scale, |s| event::conv2d_weight_grad(x, d, s, t, g))
-        })
-    })
+    on_host::<B>(x, grad, scale, &weight_dims, WeightGrad { g, t })
 }
 
 /// Implements [`EventBackend`](super::EventBackend) for a CPU backend that implements
