@@ -4,7 +4,8 @@
 //! a 16×16 event sensor over 40 steps (`burn_snn::data::SaccadeShapes`). The network is
 //! `16x16x2-n8c3-p2-n16c3-p2-n4` with PSP layer normalization, trained with AdaBelief.
 //!
-//! Run: `cargo run --release --example quickstart` (add `-- --small` for a 10-second smoke run).
+//! Run: `cargo run --release --example quickstart` (add `-- --small` for a 10-second smoke run,
+//! `-- --dense` for dense instead of event-driven synapses).
 
 #[path = "common/logger.rs"]
 mod logger;
@@ -13,11 +14,18 @@ use burn_snn::SrmConfig;
 use burn_snn::data::SaccadeShapes;
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
+use burn_snn::synapse::SynapseKernel;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, train};
 use std::sync::Arc;
 
 fn main() {
     let small = std::env::args().any(|a| a == "--small");
+    // `--dense`: dense synapses instead of the event-driven ones (same results up to rounding).
+    let kernel = if std::env::args().any(|a| a == "--dense") {
+        SynapseKernel::Dense
+    } else {
+        SynapseKernel::Auto
+    };
     logger::init();
     burn_snn::memory::keep_freed_memory();
     burn_snn::device::flush_denormals();
@@ -32,7 +40,8 @@ fn main() {
             LayerSettings::new()
                 .with_norm(Normalization::PspLayer)
                 .with_num_steps(steps)
-                .with_srm(SrmConfig::new().with_tau_s(4.0).with_tau_r(4.0)),
+                .with_srm(SrmConfig::new().with_tau_s(4.0).with_tau_r(4.0))
+                .with_synapse_kernel(kernel),
         )
         .with_batch_size(16)
         .with_epochs(epochs)

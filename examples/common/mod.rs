@@ -8,6 +8,7 @@ use burn_snn::data::SpikeData;
 use burn_snn::model::{Architecture, NetworkSpec};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
+use burn_snn::synapse::SynapseKernel;
 use burn_snn::train::{
     ExperimentConfig, MultiDeviceStrategy, OptimizerKind, RunOptions, RunReport, Series,
     TrainError, XAxis, rate_series, train, write_chart,
@@ -107,6 +108,13 @@ pub enum SweepArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SynapseArg {
+    Auto,
+    Dense,
+    Events,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OptimizerArg {
     Adabelief,
     Adam,
@@ -167,6 +175,9 @@ pub struct Common {
     /// λ of the PSP normalization.
     #[arg(long)]
     pub lambda: Option<f64>,
+    /// How synapses compute: auto (event-driven on the CPU, dense on GPUs), dense or events.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub synapse: SynapseArg,
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -264,7 +275,12 @@ impl Common {
                     .with_tau_r(self.tau_r.unwrap_or(d.tau)),
             )
             .with_lambda(self.lambda.unwrap_or(0.1))
-            .with_weight_scale(self.weight_scale.unwrap_or(d.weight_scale));
+            .with_weight_scale(self.weight_scale.unwrap_or(d.weight_scale))
+            .with_synapse_kernel(match self.synapse {
+                SynapseArg::Auto => SynapseKernel::Auto,
+                SynapseArg::Dense => SynapseKernel::Dense,
+                SynapseArg::Events => SynapseKernel::Events,
+            });
         let config = ExperimentConfig::new(self.architecture(&d, norm, self.arch.clone()))
             .with_settings(settings)
             .with_batch_size(self.batch.unwrap_or(d.batch))
