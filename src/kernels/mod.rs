@@ -11,6 +11,11 @@
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!
 //! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested against.
+//!
+//! [`EventBackend`] is a second extension, for the CPU backends (and autodiff over them) only:
+//! the event-driven synapse ([`event`] loops on host memory, `kernels/event_host.rs`), bit-packed
+//! spikes for the backward passes, and the PSP statistic computed from spikes. Its reference is
+//! the backends' dense convolution (`tests/event_parity_*.rs`).
 
 pub(crate) mod cpu;
 pub mod event;
