@@ -27,7 +27,7 @@ pub fn has_event_kernels(device: &Device) -> bool {
 /// spikes instead of their PSP (`conv(ε ∗ s) = ε ∗ conv(s)`, see
 /// [`Presynaptic`](crate::synapse::Presynaptic)).
 ///
-/// `binary` promises that `x` holds only 0 and 1 (spikes): autodiff then keeps it as one byte
+/// `binary` promises that `x` holds only 0 and 1 (spikes): autodiff then keeps it as one bit
 /// per element for the backward pass (with other values the gradients would be wrong).
 ///
 /// Differentiable with respect to all three inputs.
@@ -89,7 +89,7 @@ pub fn conv2d_events(
 /// The second moment `E_X[a²]` of the pooled PSP `a = Pool(ε ∗ s)` of spikes `s`, per sample
 /// (`PspNormKind::Layer`, PSP-LN) or per channel (`Batch`, PSP-BN): the statistic of
 /// [`psp_second_moment`](crate::functional::psp_second_moment) computed from the spikes, so that
-/// autodiff keeps only the spikes (one byte per element when `binary`) and recomputes `a` in the
+/// autodiff keeps only the spikes (one bit per element when `binary`) and recomputes `a` in the
 /// backward pass, instead of keeping `a` as floats. Needs a device with event kernels.
 ///
 /// # Shapes

@@ -141,7 +141,7 @@ impl<B: EventBackend> Kept<B> {
 /// - `∂L/∂W = Σ_b scale[b]·correlate(x[b], δ[b])`: event-driven, from the kept input;
 /// - `∂L/∂scale[b] = Σ x[b]·conv2dᵀ(δ[b], W)`.
 ///
-/// Keeps the input (as bytes for spikes), the weight and the scale of the forward call.
+/// Keeps the input (as bits for spikes), the weight and the scale of the forward call.
 #[derive(Debug)]
 struct EventConvBackward;
 

@@ -138,6 +138,10 @@ pub fn pack_bits<F: Real>(x: &[F]) -> Vec<u8> {
     bits.par_chunks_mut(1 << 12)
         .zip(x.par_chunks(8 << 12))
         .for_each(|(bytes, values)| {
+            debug_assert!(
+                values.iter().all(|&v| v == F::ZERO || v == F::ONE),
+                "pack_bits: spikes must be 0 or 1"
+            );
             for (byte, eight) in bytes.iter_mut().zip(values.chunks(8)) {
                 *byte = eight
                     .iter()

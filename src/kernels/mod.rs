@@ -105,7 +105,7 @@ pub trait EventBackend: SnnBackend {
     /// The CPU backends run [`event::conv2d`] when at most
     /// [`event::dense_above_density`] of `x` is nonzero, their dense convolution otherwise.
     /// `binary`: `x` holds only 0 and 1 (spikes), so that autodiff keeps it for the backward
-    /// pass as one byte per element instead of a float.
+    /// pass as one bit per element instead of a float.
     fn event_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -128,7 +128,7 @@ pub trait EventBackend: SnnBackend {
     /// the channels of dim 2 (PSP-BN). Shape `[batch]` or `[channels]`.
     ///
     /// `x` is `[batch, time, channels, ...]` (rank 5 when `pool > 1`). Autodiff keeps only `x`
-    /// (as bytes when `binary`) and recomputes `a` in the backward pass.
+    /// (as bits when `binary`) and recomputes `a` in the backward pass.
     fn psp_moment(
         x: FloatTensor<Self>,
         tau_s: f64,

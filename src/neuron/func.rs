@@ -133,16 +133,18 @@ impl Func {
     }
 
     /// [`presynaptic`](Self::presynaptic) of spikes that hold only 0 and 1 when `binary` (e.g.
-    /// from [`spikes`](Self::spikes)): an event-driven synapse then keeps them as bytes.
+    /// from [`spikes`](Self::spikes)): the event path then keeps them as bits for the backward
+    /// pass.
     pub fn presynaptic_of_spikes<const D: usize>(
         &self,
         s: Tensor<D>,
         binary: bool,
     ) -> Presynaptic<D> {
         let tau_s = self.srm.tau_s;
-        let binary = binary && self.pool == 1;
+        // Pooled spikes are averages, no longer 0 or 1.
+        let events_binary = binary && self.pool == 1;
         let Some(norm) = &self.norm else {
-            return Presynaptic::new(self.pooled(s), tau_s).with_binary_events(binary);
+            return Presynaptic::new(self.pooled(s), tau_s).with_binary_events(events_binary);
         };
         let (psp, moment) = if self.kernel.uses_events(&s.device()) {
             let moment = norm.moment_of_spikes(s.clone(), tau_s, self.pool, binary);
@@ -152,7 +154,7 @@ impl Func {
             (Some(a.clone()), norm.moment(a))
         };
         Presynaptic::normalized(self.pooled(s), psp, norm.kind, moment, norm.lambda, tau_s)
-            .with_binary_events(binary)
+            .with_binary_events(events_binary)
     }
 
     /// Spatial average pooling (identity when `pool == 1`).

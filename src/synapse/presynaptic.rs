@@ -80,7 +80,7 @@ impl<const D: usize> Presynaptic<D> {
     }
 
     /// Declares that the events hold only 0 and 1 (unpooled spikes), so that an event-driven
-    /// synapse keeps them for its backward pass as one byte per element.
+    /// synapse keeps them for its backward pass as one bit per element.
     pub fn with_binary_events(mut self, binary: bool) -> Self {
         self.binary = binary;
         self
