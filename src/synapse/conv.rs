@@ -5,7 +5,6 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Presynaptic, SynapseKernel};
-use crate::functional::{conv2d_events, psp};
 
 /// Configuration of a [`SynapseConv2d`].
 #[derive(Config, Debug)]
@@ -119,18 +118,7 @@ impl SynapseConv2d {
             "SynapseConv2d: expected {cin} input channels in dim 2, got shape {:?}",
             [b, t, c, h, w]
         );
-        let mut weight = self.conv.weight.val();
-        if let Some(channel) = x.channel_scale() {
-            weight = weight * channel.reshape([1, cin, 1, 1]);
-        }
-        let sample = x
-            .sample_scale()
-            .unwrap_or_else(|| Tensor::ones([b], &device));
-        let (tau_s, binary) = (x.tau_s(), x.binary_events());
-        let events = x.events().clone();
-        drop(x);
-        let y = conv2d_events(events, weight, sample, self.conv.stride[0], k / 2, binary);
-        let v = psp(y, tau_s);
+        let v = x.convolve(self.conv.weight.val(), self.conv.stride[0], k / 2);
         match &self.conv.bias {
             Some(bias) => v + bias.val().reshape([1, 1, cout, 1, 1]),
             None => v,

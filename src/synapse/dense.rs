@@ -4,7 +4,6 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Presynaptic, SynapseKernel};
-use crate::functional::{conv2d_events, psp};
 
 /// Configuration of a [`SynapseDense`].
 #[derive(Config, Debug)]
@@ -106,19 +105,14 @@ impl SynapseDense {
             "SynapseDense: expected {inputs} inputs in dim 2, got shape {:?}",
             [b, t, n]
         );
-        let mut weight = self.linear.weight.val();
-        if let Some(feature) = x.channel_scale() {
-            weight = weight * feature.reshape([inputs, 1]);
-        }
-        let weight = weight.transpose().reshape([outputs, inputs, 1, 1]);
-        let sample = x
-            .sample_scale()
-            .unwrap_or_else(|| Tensor::ones([b], &device));
-        let (tau_s, binary) = (x.tau_s(), x.binary_events());
-        let events = x.events().clone().reshape([b, t, n, 1, 1]);
-        drop(x);
-        let y = conv2d_events(events, weight, sample, 1, 0, binary).reshape([b, t, outputs]);
-        let v = psp(y, tau_s);
+        // A 1×1 convolution on a 1×1 map; Linear's weight is [inputs, outputs].
+        let weight = self
+            .linear
+            .weight
+            .val()
+            .transpose()
+            .reshape([outputs, inputs, 1, 1]);
+        let v = x.into_map().convolve(weight, 1, 0).reshape([b, t, outputs]);
         match &self.linear.bias {
             Some(bias) => v + bias.val().reshape([1, 1, outputs]),
             None => v,

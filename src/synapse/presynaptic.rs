@@ -1,6 +1,6 @@
 //! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
 
-use crate::functional::{PspNormKind, psp, psp_norm_with_moment};
+use crate::functional::{PspNormKind, conv2d_events, psp, psp_norm_with_moment};
 use burn::tensor::{Device, Tensor};
 
 /// The input of a synapse, `â = Norm(Pool(ε ∗ s))`, kept as its factors: the (pooled) spikes
@@ -91,17 +91,6 @@ impl<const D: usize> Presynaptic<D> {
         &self.events
     }
 
-    /// Whether the events hold only 0 and 1 (see
-    /// [`with_binary_events`](Self::with_binary_events)).
-    pub fn binary_events(&self) -> bool {
-        self.binary
-    }
-
-    /// PSP time constant τs.
-    pub fn tau_s(&self) -> f64 {
-        self.tau_s
-    }
-
     /// The device of the tensors.
     pub fn device(&self) -> Device {
         self.events.device()
@@ -157,6 +146,40 @@ fn inverse_root<const D: usize>(norm: &Moment<D>) -> Tensor<D> {
 }
 
 impl Presynaptic<5> {
+    /// `W ⊛ â` without forming `â`: `ε ∗ (W·diag(c) ⊛ Pool(s))·r_b` (see [`Presynaptic`]), the
+    /// convolution event-driven ([`conv2d_events`]), zero padding `padding`, no bias.
+    ///
+    /// # Shapes
+    ///
+    /// - `weight`: `[channels_out, channels, k, k]`
+    /// - output: `[batch, time, channels_out, height', width']`
+    ///
+    /// # Panics
+    ///
+    /// As [`conv2d_events`] (a device without event kernels, shapes that disagree).
+    pub fn convolve(self, weight: Tensor<4>, stride: usize, padding: usize) -> Tensor<5> {
+        let [b, ..] = self.events.dims();
+        let cin = weight.dims()[1];
+        let weight = match self.channel_scale() {
+            Some(channel) => weight * channel.reshape([1, cin, 1, 1]),
+            None => weight,
+        };
+        let sample = self
+            .sample_scale()
+            .unwrap_or_else(|| Tensor::ones([b], &self.events.device()));
+        // The PSP (kept for `dense`) is not needed: drop it before the convolution.
+        let Self {
+            events,
+            binary,
+            tau_s,
+            ..
+        } = self;
+        psp(
+            conv2d_events(events, weight, sample, stride, padding, binary),
+            tau_s,
+        )
+    }
+
     /// `[batch, time, channels, height, width]` → `[batch, time, channels·height·width]` (for a
     /// dense synapse after a map). A per-channel moment becomes per neuron.
     pub fn flatten(self) -> Presynaptic<3> {
@@ -178,6 +201,29 @@ impl Presynaptic<5> {
                 Moment {
                     kind: norm.kind,
                     moment,
+                    lambda: norm.lambda,
+                }
+            }),
+            tau_s: self.tau_s,
+        }
+    }
+}
+
+impl Presynaptic<3> {
+    /// `[batch, time, neurons]` → `[batch, time, neurons, 1, 1]`: every neuron a channel of a
+    /// 1×1 map, so that a dense synapse is a 1×1 [`convolve`](Presynaptic::convolve).
+    pub fn into_map(self) -> Presynaptic<5> {
+        let [b, t, n] = self.events.dims();
+        let map = |x: Tensor<3>| x.reshape([b, t, n, 1, 1]);
+        Presynaptic {
+            events: map(self.events),
+            binary: self.binary,
+            psp: self.psp.map(map),
+            norm: self.norm.map(|norm| {
+                let [m0, m1, m2] = norm.moment.dims();
+                Moment {
+                    kind: norm.kind,
+                    moment: norm.moment.reshape([m0, m1, m2, 1, 1]),
                     lambda: norm.lambda,
                 }
             }),
