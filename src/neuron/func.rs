@@ -79,7 +79,7 @@ impl Func {
     /// - `v`: `[batch, time, channels, ...]`
     /// - output: same, spatial dims divided by `pool`
     pub fn forward<const D: usize>(&self, v: Tensor<D>) -> Tensor<D> {
-        self.forward_presynaptic(v).dense()
+        self.forward_spikes(self.spikes(v))
     }
 
     /// [`forward`](Self::forward) and this layer's firing rate (the mean of its spikes, in
@@ -87,7 +87,7 @@ impl Func {
     pub fn forward_with_rate<const D: usize>(&self, v: Tensor<D>) -> (Tensor<D>, Tensor<1>) {
         let s = self.spikes(v);
         let rate = s.clone().mean().detach();
-        (self.presynaptic_of_spikes(s, true).dense(), rate)
+        (self.forward_spikes(s), rate)
     }
 
     /// The spikes of the potential `v` (the first stage of [`forward`](Self::forward)).
@@ -102,7 +102,9 @@ impl Func {
     /// - `s`: `[batch, time, channels, ...]`; rank 5 when `pool > 1`
     /// - output: same, spatial dims divided by `pool`
     pub fn forward_spikes<const D: usize>(&self, s: Tensor<D>) -> Tensor<D> {
-        self.presynaptic(s).dense()
+        // The output is `â` itself: the statistic from the PSP that `â` needs anyway (the event
+        // path's statistic from the spikes would filter them a second time).
+        self.factors(s, false, false).dense()
     }
 
     /// [`forward`](Self::forward) in factored form, for a synapse that can convolve the spikes
@@ -140,13 +142,21 @@ impl Func {
         s: Tensor<D>,
         binary: bool,
     ) -> Presynaptic<D> {
+        let events = self.kernel.uses_events(&s.device());
+        self.factors(s, binary, events)
+    }
+
+    /// The factors of `â`; with `events`, the statistic comes from the spikes
+    /// ([`PspNorm::moment_of_spikes`](crate::norm::PspNorm::moment_of_spikes)) and the PSP is
+    /// left for [`Presynaptic::dense`] to compute if it is ever asked for.
+    fn factors<const D: usize>(&self, s: Tensor<D>, binary: bool, events: bool) -> Presynaptic<D> {
         let tau_s = self.srm.tau_s;
         // Pooled spikes are averages, no longer 0 or 1.
         let events_binary = binary && self.pool == 1;
         let Some(norm) = &self.norm else {
             return Presynaptic::new(self.pooled(s), tau_s).with_binary_events(events_binary);
         };
-        let (psp, moment) = if self.kernel.uses_events(&s.device()) {
+        let (psp, moment) = if events {
             let moment = norm.moment_of_spikes(s.clone(), tau_s, self.pool, binary);
             (None, moment)
         } else {
