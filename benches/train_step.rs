@@ -17,7 +17,7 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use burn_snn::model::{SpikeCountLossConfig, SpikingNetworkConfig};
+use burn_snn::model::{SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::optim::AdaBeliefConfig;
@@ -111,10 +111,11 @@ fn main() {
         learner_steps(&device, steps, iterations, input, labels, f64::NAN);
         return;
     }
+    print_rates("at the start", &model, &input);
     let mut times = Vec::new();
     for i in 0..=iterations {
         let start = Instant::now();
-        let (out, rates) = model.forward_with_rates(input.clone());
+        let out = model.forward(input.clone());
         let loss = loss_fn.forward(out, labels.clone());
         let t_forward = start.elapsed();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -132,15 +133,8 @@ fn main() {
         if i > 0 {
             times.push(total.as_secs_f64());
         }
-        if i == 0 || i == iterations {
-            let rates: Vec<String> = rates
-                .to_vec()
-                .iter()
-                .map(|(_, r)| format!("{:.1}", 100.0 * r))
-                .collect();
-            println!("  firing rates (%): {}", rates.join(" "));
-        }
     }
+    print_rates("after the steps", &model, &input);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     println!("mean step time: {mean:.2} s over {} steps", times.len());
     if let Some(peak) = peak_rss_mib() {
@@ -150,6 +144,17 @@ fn main() {
     if variant != "plain" {
         learner_steps(&device, steps, iterations, input, labels, mean);
     }
+}
+
+/// Prints every layer's firing rate on `input` (an extra forward pass, outside the timing).
+fn print_rates(when: &str, model: &SpikingNetwork, input: &Tensor<5>) {
+    let (_, rates) = model.forward_with_rates(input.clone());
+    let rates: Vec<String> = rates
+        .to_vec()
+        .iter()
+        .map(|(_, r)| format!("{:.1}", 100.0 * r))
+        .collect();
+    println!("  firing rates (%) {when}: {}", rates.join(" "));
 }
 
 /// The same steps through burn-train's `Learner`.
