@@ -170,8 +170,8 @@ impl<B: EventBackend> Backward<B, 3> for EventConvBackward {
                 grads.register::<B>(node.id, B::float_reshape(scale_grad, [b].into()));
             }
             if let Some(node) = node_x {
-                let scaled = B::float_mul(x_grad, B::float_reshape(scale.clone(), [b, 1].into()));
-                grads.register::<B>(node.id, B::float_reshape(scaled, [b, t, ci, h, w].into()));
+                let x_grad = B::float_reshape(x_grad, [b, t, ci, h, w].into());
+                grads.register::<B>(node.id, super::scale_samples::<B>(x_grad, scale.clone()));
             }
         }
         if let Some(node) = node_weight {

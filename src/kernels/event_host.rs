@@ -104,20 +104,6 @@ fn is_sparse<B: HostTensors>(x: &FloatTensor<B>) -> bool {
     density <= event::dense_above_density()
 }
 
-/// `x · scale[b]` for `x` of shape `[batch, ...]` and `scale` of shape `[batch]`.
-pub(crate) fn scale_samples<B: Backend>(
-    x: FloatTensor<B>,
-    scale: FloatTensor<B>,
-) -> FloatTensor<B> {
-    let dims = x.shape().to_vec();
-    let rest: usize = dims[1..].iter().product();
-    let scaled = B::float_mul(
-        B::float_reshape(x, [dims[0], rest].into()),
-        B::float_reshape(scale, [dims[0], 1].into()),
-    );
-    B::float_reshape(scaled, dims.into())
-}
-
 /// [`EventBackend::event_conv2d`](super::EventBackend::event_conv2d) on a CPU backend.
 pub(crate) fn conv2d<B: HostTensors>(
     x: FloatTensor<B>,
@@ -136,7 +122,7 @@ pub(crate) fn conv2d<B: HostTensors>(
             options(stride, padding),
         );
         let [_, co, ho, wo]: [usize; 4] = y.shape().dims();
-        return scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
+        return super::scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
     }
     let g = geometry(&dims, &weight.shape().to_vec(), stride, padding);
     let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];
@@ -218,7 +204,7 @@ pub(crate) fn conv2d_weight_grad<B: HostTensors>(
     let weight_dims = weight.shape().to_vec();
     if !is_sparse::<B>(&x) {
         let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
-        let grad = scale_samples::<B>(grad, scale);
+        let grad = super::scale_samples::<B>(grad, scale);
         return B::conv2d_weight_backward(
             B::float_reshape(x, [b * t, ci, h, w].into()),
             weight,

@@ -170,6 +170,21 @@ pub(crate) fn pooled_psp<B: SnnBackend>(
     (B::float_reshape(pooled, [b, t, c, h2, w2].into()), Some(a))
 }
 
+/// `x · scale[b]` for `x` of shape `[batch, ...]` and `scale` of shape `[batch]`.
+pub(crate) fn scale_samples<B: Backend>(
+    x: FloatTensor<B>,
+    scale: FloatTensor<B>,
+) -> FloatTensor<B> {
+    use burn::backend::TensorMetadata;
+    let dims = x.shape().to_vec();
+    let rest: usize = dims[1..].iter().product();
+    let scaled = B::float_mul(
+        B::float_reshape(x, [dims[0], rest].into()),
+        B::float_reshape(scale, [dims[0], 1].into()),
+    );
+    B::float_reshape(scaled, dims.into())
+}
+
 /// The mean of `squared` (`[batch, time, channels, ...]`) per sample or per channel (dim 2).
 pub(crate) fn second_moment<B: Backend>(
     squared: FloatTensor<B>,
