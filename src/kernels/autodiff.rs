@@ -15,7 +15,6 @@ use burn::backend::autodiff::{
     ops::{Backward, Ops, OpsKind, unary},
 };
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{FloatDType, Shape};
 
 /// Backward of the PSP filter: the filter in the other time direction.
@@ -155,23 +154,20 @@ impl<B: EventBackend> Backward<B, 3> for EventConvBackward {
         let (x, weight, scale, stride, padding) = ops.state;
         let x = x.restore();
         if node_x.is_some() || node_scale.is_some() {
-            let [b, t, ci, h, w]: [usize; 5] = x.shape().dims();
-            let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
-            let x_grad = B::conv2d_x_backward(
-                B::float_reshape(x.clone(), [b * t, ci, h, w].into()),
+            let (x_grad, scale_grad) = B::event_conv2d_input_grad(
+                x.clone(),
                 weight.clone(),
-                B::float_reshape(grad.clone(), [b * t, co, ho, wo].into()),
-                ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1),
+                grad.clone(),
+                scale.clone(),
+                stride,
+                padding,
+                node_scale.is_some(),
             );
-            let x_grad = B::float_reshape(x_grad, [b, t * ci * h * w].into());
             if let Some(node) = node_scale {
-                let flat = B::float_reshape(x.clone(), [b, t * ci * h * w].into());
-                let scale_grad = B::float_sum_dim(B::float_mul(flat, x_grad.clone()), 1);
-                grads.register::<B>(node.id, B::float_reshape(scale_grad, [b].into()));
+                grads.register::<B>(node.id, scale_grad);
             }
             if let Some(node) = node_x {
-                let x_grad = B::float_reshape(x_grad, [b, t, ci, h, w].into());
-                grads.register::<B>(node.id, super::scale_samples::<B>(x_grad, scale.clone()));
+                grads.register::<B>(node.id, x_grad);
             }
         }
         if let Some(node) = node_weight {
@@ -278,6 +274,30 @@ impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
             padding,
         );
         FloatTensor::<Self>::new(weight_grad)
+    }
+
+    fn event_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        scale_grad: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (x_grad, sums) = B::event_conv2d_input_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            grad.into_primitive(),
+            scale.into_primitive(),
+            stride,
+            padding,
+            scale_grad,
+        );
+        (
+            FloatTensor::<Self>::new(x_grad),
+            FloatTensor::<Self>::new(sums),
+        )
     }
 
     fn pack_spikes(x: FloatTensor<Self>) -> IntTensor<Self> {

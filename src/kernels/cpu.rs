@@ -36,6 +36,8 @@ pub trait Real:
     const ONE: Self;
     /// Converts (rounds) an `f64`.
     fn from_f64(value: f64) -> Self;
+    /// Converts to `f64` (exactly).
+    fn to_f64(self) -> f64;
     /// Absolute value.
     fn abs(self) -> Self;
     /// `e^self` for `self ≤ 0`, branch-free so that loops calling it vectorize.
@@ -47,6 +49,9 @@ impl Real for f32 {
     const ONE: Self = 1.0;
     fn from_f64(value: f64) -> Self {
         value as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
     }
     fn abs(self) -> Self {
         f32::abs(self)
@@ -61,6 +66,9 @@ impl Real for f64 {
     const ONE: Self = 1.0;
     fn from_f64(value: f64) -> Self {
         value
+    }
+    fn to_f64(self) -> f64 {
+        self
     }
     fn abs(self) -> Self {
         f64::abs(self)

@@ -86,15 +86,15 @@ impl ConvGeometry {
         (self.width + 2 * self.padding - self.kernel) / self.stride + 1
     }
 
-    fn frame_in(&self) -> usize {
+    pub(crate) fn frame_in(&self) -> usize {
         self.channels_in * self.height * self.width
     }
 
-    fn frame_out(&self) -> usize {
+    pub(crate) fn frame_out(&self) -> usize {
         self.channels_out * self.height_out() * self.width_out()
     }
 
-    fn weight_len(&self) -> usize {
+    pub(crate) fn weight_len(&self) -> usize {
         self.channels_out * self.channels_in * self.kernel * self.kernel
     }
 
@@ -417,7 +417,7 @@ pub fn conv2d_weight_grad<F: Real>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Direct convolution in f64 (the definition).
@@ -456,7 +456,7 @@ mod tests {
         y
     }
 
-    fn pseudo_random(n: usize, seed: u64) -> Vec<f64> {
+    pub(crate) fn pseudo_random(n: usize, seed: u64) -> Vec<f64> {
         let mut state = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);

@@ -4,6 +4,7 @@
 
 use super::cpu::Real;
 use super::event::{self, ConvGeometry};
+use super::input_grad;
 use burn::backend::{
     Backend, TensorMetadata,
     tensor::{Device, FloatTensor, IntTensor},
@@ -216,6 +217,62 @@ pub(crate) fn conv2d_weight_grad<B: HostTensors>(
     on_host::<B>(x, grad, scale, &weight_dims, WeightGrad { g, t })
 }
 
+/// [`EventBackend::event_conv2d_input_grad`](super::EventBackend::event_conv2d_input_grad) on a
+/// CPU backend: [`input_grad::conv2d_input_grad`] where it applies, the backend's dense
+/// transposed convolution otherwise.
+pub(crate) fn conv2d_input_grad<B: HostTensors>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+    scale_grad: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let dims: [usize; 5] = x.shape().dims();
+    let g = geometry(&dims, &weight.shape().to_vec(), stride, padding);
+    if !input_grad::supports(&g) {
+        return super::dense_input_grad::<B>(x, weight, grad, scale, stride, padding, scale_grad);
+    }
+    fn typed<B: HostTensors, F: Real>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        scale: FloatTensor<B>,
+        g: &ConvGeometry,
+        scale_grad: bool,
+    ) -> (FloatTensor<B>, FloatTensor<B>) {
+        let dims: [usize; 5] = x.shape().dims();
+        let device = grad.device();
+        let run = |x: Option<&[F]>| {
+            B::with_host::<F, _>(grad, |grad| {
+                B::with_host::<F, _>(weight, |weight| {
+                    B::with_host::<F, _>(scale, |scale| {
+                        input_grad::conv2d_input_grad(grad, weight, scale, x, dims[1], g)
+                    })
+                })
+            })
+        };
+        let (dx, sums) = if scale_grad {
+            B::with_host::<F, _>(x, |x| run(Some(x)))
+        } else {
+            run(None)
+        };
+        let sums = sums.unwrap_or_else(|| vec![F::ZERO; dims[0]]);
+        (
+            B::from_host(dx, &dims, &device),
+            B::from_host(sums, &[dims[0]], &device),
+        )
+    }
+    let (grad, dtype) = compute_dtype::<B>(grad);
+    let (dx, sums) = if dtype == DType::F64 {
+        typed::<B, f64>(x, weight, grad, scale, &g, scale_grad)
+    } else {
+        typed::<B, f32>(x, weight, grad, scale, &g, scale_grad)
+    };
+    (cast_back::<B>(dx, dtype), cast_back::<B>(sums, dtype))
+}
+
 /// Implements [`EventBackend`](super::EventBackend) for a CPU backend that implements
 /// [`HostTensors`].
 macro_rules! impl_event_backend_on_cpu {
@@ -242,6 +299,23 @@ macro_rules! impl_event_backend_on_cpu {
             ) -> burn::backend::tensor::FloatTensor<Self> {
                 $crate::kernels::event_host::conv2d_weight_grad::<Self>(
                     x, weight, grad, scale, stride, padding,
+                )
+            }
+
+            fn event_conv2d_input_grad(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                weight: burn::backend::tensor::FloatTensor<Self>,
+                grad: burn::backend::tensor::FloatTensor<Self>,
+                scale: burn::backend::tensor::FloatTensor<Self>,
+                stride: usize,
+                padding: usize,
+                scale_grad: bool,
+            ) -> (
+                burn::backend::tensor::FloatTensor<Self>,
+                burn::backend::tensor::FloatTensor<Self>,
+            ) {
+                $crate::kernels::event_host::conv2d_input_grad::<Self>(
+                    x, weight, grad, scale, stride, padding, scale_grad,
                 )
             }
 

@@ -19,6 +19,7 @@
 
 pub(crate) mod cpu;
 pub mod event;
+pub mod input_grad;
 
 mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
@@ -150,6 +151,54 @@ pub trait EventBackend: SnnBackend {
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self>;
+
+    /// The gradients of `Σ grad · event_conv2d(x, weight, scale)` with respect to `x` and,
+    /// when `scale_grad`, with respect to `scale` (shape `[batch]`; zeros otherwise). The
+    /// output gradient is dense, so this is a dense transposed convolution: on the CPU
+    /// backends [`input_grad::conv2d_input_grad`] for stride 1, the backend's
+    /// `conv2d_x_backward` otherwise. Not differentiable.
+    fn event_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        scale_grad: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// [`EventBackend::event_conv2d_input_grad`] with the backend's dense transposed convolution
+/// (`conv2d_x_backward`): `scale[b]·conv2dᵀ(grad[b], W)` and `Σ x[b]·conv2dᵀ(grad[b], W)`.
+pub(crate) fn dense_input_grad<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+    scale_grad: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    use burn::backend::TensorMetadata;
+    use burn::tensor::ops::ConvOptions;
+    let [b, t, ci, h, w]: [usize; 5] = x.shape().dims();
+    let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
+    let x_grad = B::conv2d_x_backward(
+        B::float_reshape(x.clone(), [b * t, ci, h, w].into()),
+        weight,
+        B::float_reshape(grad, [b * t, co, ho, wo].into()),
+        ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1),
+    );
+    let x_grad = B::float_reshape(x_grad, [b, t * ci * h * w].into());
+    let sums = if scale_grad {
+        let flat = B::float_reshape(x, [b, t * ci * h * w].into());
+        let sums = B::float_sum_dim(B::float_mul(flat, x_grad.clone()), 1);
+        B::float_reshape(sums, [b].into())
+    } else {
+        B::float_zeros([b].into(), &scale.device(), scale.dtype().into())
+    };
+    let x_grad = B::float_reshape(x_grad, [b, t, ci, h, w].into());
+    (scale_samples::<B>(x_grad, scale), sums)
 }
 
 /// `Pool_pool(ε ∗ x)` and, when `pool > 1`, the unpooled PSP (for the pooling's backward pass).

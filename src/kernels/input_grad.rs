@@ -1,0 +1,393 @@
+//! The input gradient of a stride-1 convolution on the CPU, `conv2dᵀ(δ, W)`, as one matrix
+//! product per frame and no scatter.
+//!
+//! The output gradient `δ[co, y', x']` of a frame is copied into a zero-bordered buffer `G` of
+//! `k − 1 − p` rows and columns on every side, row length `q = width + k − 1`. In that buffer
+//! the input gradient at `(y, x)` needs, for tap `(ky, kx)`, the element `y·q + x + o(ky, kx)`
+//! with `o = (k−1−ky)·q + (k−1−kx)`: every tap is the same run of `G` shifted by a constant.
+//! So the `channels_out·k²` rows of the product are plain copies of runs of `G` (no index
+//! arithmetic per element), and
+//!
+//! `dx[ci, y·q + x] = Σ_{co, ky, kx} W[co, ci, ky, kx] · G[co, y·q + x + o(ky, kx)]`
+//!
+//! is one GEMM (`gemm` crate) of `[channels_in, channels_out·k²]` by
+//! `[channels_out·k², (height−1)·q + width]` per frame, from which the `width` valid columns of
+//! every row are copied out (the `k − 1` others are the wrap-around between rows). Burn Flex's
+//! transposed convolution instead multiplies first and then scatters every product into the
+//! output one element at a time, which costs more than its GEMM (issue 12's profile).
+//!
+//! A `1×1` map with a `1×1` kernel (a dense synapse, [`Presynaptic::into_map`]) is one GEMM per
+//! sample over all its time steps instead.
+//!
+//! The backend's dense transposed convolution is the reference (`tests/event_parity_*.rs`) and
+//! what runs for strides above 1.
+//!
+//! [`Presynaptic::into_map`]: crate::synapse::Presynaptic::into_map
+
+use super::cpu::Real;
+use super::event::ConvGeometry;
+use core::mem::MaybeUninit;
+use rayon::prelude::*;
+
+/// Whether [`conv2d_input_grad`] computes the input gradient of convolutions of geometry `g`:
+/// stride 1 and padding below the kernel size.
+pub fn supports(g: &ConvGeometry) -> bool {
+    g.stride == 1 && g.padding < g.kernel
+}
+
+/// `dx[f] = scale[f / frames_per_sample] · conv2dᵀ(grad[f], weight)`, the gradient of
+/// `Σ grad · conv2d(x, weight)·scale` with respect to `x`, and, when `x` is given, the
+/// gradient with respect to `scale`: `Σ_{f of sample b} Σ x[f] · conv2dᵀ(grad[f], weight)`.
+///
+/// - `grad`: `[frames, channels_out, height', width']`
+/// - `weight`: `[channels_out, channels_in, k, k]`
+/// - `scale`: one factor per sample (`frames / frames_per_sample` of them)
+/// - `x`: `[frames, channels_in, height, width]`
+/// - returns `[frames, channels_in, height, width]` and `[samples]`
+///
+/// # Panics
+///
+/// If `g` is not [supported](supports) or the lengths disagree with `g`.
+pub fn conv2d_input_grad<F: Real>(
+    grad: &[F],
+    weight: &[F],
+    scale: &[F],
+    x: Option<&[F]>,
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+) -> (Vec<F>, Option<Vec<F>>) {
+    assert!(supports(g), "conv2d_input_grad: unsupported geometry {g:?}");
+    let (fin, fout) = (g.frame_in(), g.frame_out());
+    assert_eq!(
+        weight.len(),
+        g.weight_len(),
+        "conv2d_input_grad: weight length"
+    );
+    assert!(
+        fout > 0 && grad.len() % fout == 0,
+        "conv2d_input_grad: grad length"
+    );
+    let frames = grad.len() / fout;
+    assert_eq!(
+        scale.len() * frames_per_sample,
+        frames,
+        "conv2d_input_grad: scale"
+    );
+    if let Some(x) = x {
+        assert_eq!(x.len(), frames * fin, "conv2d_input_grad: x length");
+    }
+    let mut out = Vec::with_capacity(frames * fin);
+    let mut dots = vec![0.0f64; frames];
+    let dst = &mut out.spare_capacity_mut()[..frames * fin];
+    if g.height * g.width == 1 && g.kernel == 1 {
+        per_sample(grad, weight, scale, x, frames_per_sample, g, dst, &mut dots);
+    } else {
+        per_frame(grad, weight, scale, x, frames_per_sample, g, dst, &mut dots);
+    }
+    // SAFETY: both paths write every element of `dst`, the first `frames·fin` of `out`.
+    unsafe { out.set_len(frames * fin) };
+    let sums = x.map(|_| {
+        dots.chunks(frames_per_sample.max(1))
+            .map(|d| F::from_f64(d.iter().sum()))
+            .collect()
+    });
+    (out, sums)
+}
+
+/// The buffers of one thread of [`per_frame`].
+struct Scratch<F> {
+    /// `G`: the frame's output gradient with its zero border, `[co, height + k − 1, q]`.
+    padded: Vec<F>,
+    /// The shifted runs of `G`, `[co·k², len]`.
+    columns: Vec<F>,
+    /// The product, `[ci, len]`.
+    product: Vec<F>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn per_frame<F: Real>(
+    grad: &[F],
+    weight: &[F],
+    scale: &[F],
+    x: Option<&[F]>,
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+    dst: &mut [MaybeUninit<F>],
+    dots: &mut [f64],
+) {
+    let (ci, co, k, p) = (g.channels_in, g.channels_out, g.kernel, g.padding);
+    let (h, w) = (g.height, g.width);
+    let (ho, wo) = (g.height_out(), g.width_out());
+    let border = k - 1 - p;
+    let (q, rows) = (w + k - 1, h + k - 1);
+    let len = (h - 1) * q + w;
+    let depth = co * k * k;
+    // `[ci, co·k²]`: the weights of every input channel in the columns' order.
+    let mut lhs = vec![F::ZERO; ci * depth];
+    for o in 0..co {
+        for c in 0..ci {
+            let taps = &weight[(o * ci + c) * k * k..][..k * k];
+            lhs[c * depth + o * k * k..][..k * k].copy_from_slice(taps);
+        }
+    }
+    let (fin, fout) = (g.frame_in(), g.frame_out());
+    dst.par_chunks_mut(fin)
+        .zip(dots.par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || Scratch {
+                padded: vec![F::ZERO; co * rows * q],
+                columns: vec![F::ZERO; depth * len],
+                product: vec![F::ZERO; ci * len],
+            },
+            |s, (f, (out, frame_dot))| {
+                let delta = &grad[f * fout..][..fout];
+                for o in 0..co {
+                    for y in 0..ho {
+                        let at = (o * rows + y + border) * q + border;
+                        s.padded[at..at + wo].copy_from_slice(&delta[(o * ho + y) * wo..][..wo]);
+                    }
+                }
+                for o in 0..co {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let shift = (k - 1 - ky) * q + (k - 1 - kx);
+                            let row = (o * k + ky) * k + kx;
+                            s.columns[row * len..][..len]
+                                .copy_from_slice(&s.padded[o * rows * q + shift..][..len]);
+                        }
+                    }
+                }
+                matmul(&mut s.product, &lhs, &s.columns, ci, depth, len);
+                let factor = scale[f / frames_per_sample];
+                let frame = x.map(|x| &x[f * fin..][..fin]);
+                let mut sum = 0.0f64;
+                for c in 0..ci {
+                    for y in 0..h {
+                        let src = &s.product[c * len + y * q..][..w];
+                        let at = (c * h + y) * w;
+                        for (d, &v) in out[at..at + w].iter_mut().zip(src) {
+                            d.write(factor * v);
+                        }
+                        if let Some(frame) = frame {
+                            sum += dot(&frame[at..at + w], src);
+                        }
+                    }
+                }
+                *frame_dot = sum;
+            },
+        );
+}
+
+/// The `1×1` case: `dx[b] = scale[b] · grad[b] · W` with `grad[b]` `[time, co]` and `W`
+/// `[co, ci]`, one GEMM per sample.
+#[allow(clippy::too_many_arguments)]
+fn per_sample<F: Real>(
+    grad: &[F],
+    weight: &[F],
+    scale: &[F],
+    x: Option<&[F]>,
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+    dst: &mut [MaybeUninit<F>],
+    dots: &mut [f64],
+) {
+    let (ci, co, t) = (g.channels_in, g.channels_out, frames_per_sample);
+    dst.par_chunks_mut(t * ci)
+        .zip(dots.par_chunks_mut(t))
+        .enumerate()
+        .for_each(|(b, (out, dots))| {
+            let delta = &grad[b * t * co..][..t * co];
+            // SAFETY: `MaybeUninit<F>` has the layout of `F`; the product writes every element
+            // before anything reads it (`read_dst` is false).
+            let out: &mut [F] = unsafe { &mut *(out as *mut [MaybeUninit<F>] as *mut [F]) };
+            matmul(out, delta, weight, t, co, ci);
+            if let Some(x) = x {
+                dots[0] = dot(&x[b * t * ci..][..t * ci], out);
+            }
+            for v in out.iter_mut() {
+                *v = scale[b] * *v;
+            }
+        });
+}
+
+/// `Σ a·b` accumulated in `f64` (the scale gradient of a whole sample).
+fn dot<F: Real>(a: &[F], b: &[F]) -> f64 {
+    a.iter()
+        .zip(b)
+        .filter(|(a, _)| **a != F::ZERO)
+        .map(|(&a, &b)| (a * b).to_f64())
+        .sum()
+}
+
+/// `out = lhs · rhs` for row-major `lhs` `[m, depth]`, `rhs` `[depth, n]`, `out` `[m, n]`.
+fn matmul<F: Real>(out: &mut [F], lhs: &[F], rhs: &[F], m: usize, depth: usize, n: usize) {
+    assert!(out.len() >= m * n && lhs.len() >= m * depth && rhs.len() >= depth * n);
+    // SAFETY: the three slices hold row-major matrices of the asserted sizes; `read_dst` is
+    // false, so `out` is written, not read.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            depth,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            depth as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            F::ZERO,
+            F::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::event::tests::pseudo_random;
+
+    /// The adjoint of the convolution by its definition, in f64: every product
+    /// `W[o, c, ky, kx]·r[f, o, y', x']` added to the input pixel it came from.
+    fn scatter(r: &[f64], w: &[f64], frames: usize, g: &ConvGeometry) -> Vec<f64> {
+        let (ho, wo, k) = (g.height_out(), g.width_out(), g.kernel);
+        let (ci, co) = (g.channels_in, g.channels_out);
+        let mut dx = vec![0.0; frames * g.frame_in()];
+        for f in 0..frames {
+            for o in 0..co {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let delta = r[((f * co + o) * ho + oy) * wo + ox];
+                        for c in 0..ci {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * g.stride + ky) as i64 - g.padding as i64;
+                                    let ix = (ox * g.stride + kx) as i64 - g.padding as i64;
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy >= g.height as i64
+                                        || ix >= g.width as i64
+                                    {
+                                        continue;
+                                    }
+                                    let at = ((f * ci + c) * g.height + iy as usize) * g.width
+                                        + ix as usize;
+                                    dx[at] += w[((o * ci + c) * k + ky) * k + kx] * delta;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dx
+    }
+
+    #[test]
+    fn matches_the_adjoint_by_definition() {
+        // (kernel, padding, height, width): even and odd kernels, every padding below the
+        // kernel, odd maps, a map smaller than the kernel plus padding, a 1×1 map (dense).
+        let cases = [
+            (3, 1, 5, 7),
+            (3, 0, 6, 5),
+            (3, 2, 4, 4),
+            (1, 0, 3, 3),
+            (2, 1, 5, 5),
+            (5, 2, 9, 8),
+            (5, 4, 2, 3),
+            (1, 0, 1, 1),
+        ];
+        for (kernel, padding, h, w) in cases {
+            let g = ConvGeometry {
+                channels_in: 3,
+                channels_out: 4,
+                height: h,
+                width: w,
+                kernel,
+                stride: 1,
+                padding,
+            };
+            assert!(supports(&g));
+            let (frames, per_sample) = (6, 3);
+            let r = pseudo_random(frames * g.frame_out(), 4);
+            let weight = pseudo_random(g.weight_len(), 5);
+            let x: Vec<f64> = pseudo_random(frames * g.frame_in(), 6)
+                .into_iter()
+                .map(|v| if v > 0.2 { 1.0 } else { 0.0 })
+                .collect();
+            let scale = [0.5, 3.0];
+            let (dx, sums) = conv2d_input_grad(&r, &weight, &scale, Some(&x), per_sample, &g);
+            let want = scatter(&r, &weight, frames, &g);
+            let fin = g.frame_in();
+            for (i, (a, b)) in dx.iter().zip(&want).enumerate() {
+                let s = scale[i / fin / per_sample];
+                assert!(
+                    (a - s * b).abs() < 1e-12,
+                    "k {kernel} p {padding} {h}x{w}: {i}: {a} vs {}",
+                    s * b
+                );
+            }
+            let sums = sums.expect("x was given");
+            for (b, sum) in sums.iter().enumerate() {
+                let span = b * per_sample * fin..(b + 1) * per_sample * fin;
+                let want: f64 = x[span.clone()]
+                    .iter()
+                    .zip(&want[span])
+                    .map(|(x, d)| x * d)
+                    .sum();
+                assert!((sum - want).abs() < 1e-12, "sample {b}: {sum} vs {want}");
+            }
+            let (again, none) = conv2d_input_grad(&r, &weight, &scale, None, per_sample, &g);
+            assert_eq!(again, dx);
+            assert!(none.is_none());
+        }
+    }
+
+    #[test]
+    fn single_precision_matches() {
+        let g = ConvGeometry {
+            channels_in: 16,
+            channels_out: 8,
+            height: 11,
+            width: 9,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        let r = pseudo_random(2 * g.frame_out(), 7);
+        let weight = pseudo_random(g.weight_len(), 8);
+        let want = scatter(&r, &weight, 2, &g);
+        let single = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let (dx, _) = conv2d_input_grad(&single(&r), &single(&weight), &[1.0], None, 2, &g);
+        for (a, b) in dx.iter().zip(&want) {
+            assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn strides_above_one_are_not_supported() {
+        let g = ConvGeometry {
+            channels_in: 1,
+            channels_out: 1,
+            height: 4,
+            width: 4,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        assert!(!supports(&g));
+        assert!(!supports(&ConvGeometry {
+            stride: 1,
+            padding: 3,
+            ..g
+        }));
+    }
+}
