@@ -14,6 +14,7 @@
 //! (`tests/event_parity_*.rs`) and what the backends run above [`dense_above_density`].
 
 use super::cpu::Real;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
@@ -122,6 +123,25 @@ pub fn density<F: Real>(x: &[F]) -> f64 {
     nonzero as f64 / x.len() as f64
 }
 
+/// Blocks of [`estimate_density`].
+const DENSITY_BLOCK: usize = 1 << 12;
+
+/// The fraction of nonzero elements of `x` from every 8th block of 4096 elements (exact up to
+/// 64K elements): what decides between the event loops and the dense convolution, at an eighth
+/// of a full pass. Spike tensors are `[batch, time, ...]` with the blocks spread over all
+/// samples and steps, and the decision only needs to tell a few percent from tens of percent.
+pub fn estimate_density<F: Real>(x: &[F]) -> f64 {
+    if x.len() <= 16 * DENSITY_BLOCK {
+        return density(x);
+    }
+    let (nonzero, len) = x
+        .par_chunks(DENSITY_BLOCK)
+        .step_by(8)
+        .map(|chunk| (chunk.iter().filter(|&&v| v != F::ZERO).count(), chunk.len()))
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    nonzero as f64 / len as f64
+}
+
 /// The row of a tap in the weights' event layout `[ci, k, k, co]` with `kx` reversed: for a
 /// stride of 1, the taps `kx = k−1, …, 0` of one input reach the output pixels `x + p − k + 1,
 /// …, x + p` in order, so a run of neighbouring taps is one contiguous stretch of rows against
@@ -154,18 +174,25 @@ pub fn pack_bits<F: Real>(x: &[F]) -> Vec<u8> {
 
 /// The first `len` values of [`pack_bits`]'s input, from its bits.
 pub fn unpack_bits<F: Real>(bits: &[u8], len: usize) -> Vec<F> {
-    let mut x = vec![F::ZERO; len];
-    x.par_chunks_mut(8 << 12)
+    assert!(
+        bits.len() * 8 >= len,
+        "unpack_bits: {len} values need {} bytes",
+        len.div_ceil(8)
+    );
+    let mut x = Vec::with_capacity(len);
+    x.spare_capacity_mut()[..len]
+        .par_chunks_mut(8 << 12)
         .zip(bits.par_chunks(1 << 12))
         .for_each(|(values, bytes)| {
             for (eight, &byte) in values.chunks_mut(8).zip(bytes) {
                 for (i, v) in eight.iter_mut().enumerate() {
-                    if byte >> i & 1 == 1 {
-                        *v = F::ONE;
-                    }
+                    v.write(if byte >> i & 1 == 1 { F::ONE } else { F::ZERO });
                 }
             }
         });
+    // SAFETY: the chunks of 8 values cover all `len` values (one byte each, asserted above),
+    // and every value is written.
+    unsafe { x.set_len(len) };
     x
 }
 
@@ -291,33 +318,38 @@ pub fn conv2d<F: Real>(
     );
     let rows = weight_rows(weight, g);
     let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
-    let mut out = vec![F::ZERO; frames * fout];
+    let mut out = Vec::with_capacity(frames * fout);
     if fout == 0 {
         return out;
     }
-    out.par_chunks_mut(fout).enumerate().for_each_init(
-        || vec![F::ZERO; pixels * co],
-        |acc, (f, out)| {
-            let frame = &x[f * fin..][..fin];
-            conv2d_frame(frame, &rows, g, acc, out, scale[f / frames_per_sample]);
-        },
-    );
+    out.spare_capacity_mut()[..frames * fout]
+        .par_chunks_mut(fout)
+        .enumerate()
+        .for_each_init(
+            || vec![F::ZERO; pixels * co],
+            |acc, (f, out)| {
+                let frame = &x[f * fin..][..fin];
+                conv2d_frame(frame, &rows, g, acc, out, scale[f / frames_per_sample]);
+            },
+        );
+    // SAFETY: `conv2d_frame` writes every element of its frame.
+    unsafe { out.set_len(frames * fout) };
     out
 }
 
-/// One frame of [`conv2d`]: the events into the channels-last `acc`, then `scale·acc` into
-/// `out` (`[co, pixels]`; left as it is, zero, for a silent frame).
+/// One frame of [`conv2d`]: the events into the channels-last `acc` (zero before and after),
+/// then `scale·acc` into `out` (`[co, pixels]`; zeros for a silent frame). Writes every element
+/// of `out`.
 #[inline(never)]
 fn conv2d_frame<F: Real>(
     frame: &[F],
     rows: &[F],
     g: &ConvGeometry,
     acc: &mut [F],
-    out: &mut [F],
+    out: &mut [MaybeUninit<F>],
     scale: F,
 ) {
     let co = g.channels_out;
-    acc.fill(F::ZERO);
     let mut any = false;
     for_each_event(frame, g, |row, pixel, run, value| {
         any = true;
@@ -330,12 +362,15 @@ fn conv2d_frame<F: Real>(
     });
     if any {
         transpose(acc, out, co, scale);
+        acc.fill(F::ZERO);
+    } else {
+        out.fill(MaybeUninit::new(F::ZERO));
     }
 }
 
 /// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`, in tiles
 /// that stay in L1 (contiguous writes of 16 rows at a time).
-fn transpose<F: Real>(src: &[F], out: &mut [F], cols: usize, scale: F) {
+fn transpose<F: Real, S: Slot<F>>(src: &[F], out: &mut [S], cols: usize, scale: F) {
     const TILE: usize = 16;
     let n = src.len() / cols;
     for start in (0..n).step_by(TILE) {
@@ -343,9 +378,28 @@ fn transpose<F: Real>(src: &[F], out: &mut [F], cols: usize, scale: F) {
         for o in 0..cols {
             let dst = &mut out[o * n + start..o * n + end];
             for (i, d) in dst.iter_mut().enumerate() {
-                *d = scale * src[(start + i) * cols + o];
+                d.set(scale * src[(start + i) * cols + o]);
             }
         }
+    }
+}
+
+/// An element written once: a value or a not yet initialized one.
+trait Slot<F> {
+    fn set(&mut self, value: F);
+}
+
+impl<F: Real> Slot<F> for F {
+    #[inline(always)]
+    fn set(&mut self, value: F) {
+        *self = value;
+    }
+}
+
+impl<F: Real> Slot<F> for MaybeUninit<F> {
+    #[inline(always)]
+    fn set(&mut self, value: F) {
+        self.write(value);
     }
 }
 
@@ -550,5 +604,18 @@ pub(crate) mod tests {
     fn density_counts_nonzeros() {
         assert_eq!(density::<f32>(&[]), 0.0);
         assert_eq!(density(&[0.0f32, 1.0, 0.0, 0.5]), 0.5);
+        assert_eq!(estimate_density(&[0.0f32, 1.0, 0.0, 0.5]), 0.5);
+        // Large: estimated from every 8th block, close to the exact density.
+        for threshold in [0.9, 0.5, -0.5] {
+            let x: Vec<f32> = pseudo_random(1 << 20, 9)
+                .into_iter()
+                .map(|v| if v > threshold { 1.0 } else { 0.0 })
+                .collect();
+            let (exact, estimate) = (density(&x), estimate_density(&x));
+            assert!((exact - estimate).abs() < 0.01, "{exact} vs {estimate}");
+        }
+        let mut x = vec![0.0f32; 1 << 20];
+        x[..1 << 17].fill(1.0);
+        assert!((estimate_density(&x) - 0.125).abs() < 0.01);
     }
 }

@@ -98,9 +98,9 @@ fn cast_back<B: Backend>(y: FloatTensor<B>, dtype: DType) -> FloatTensor<B> {
 fn is_sparse<B: HostTensors>(x: &FloatTensor<B>) -> bool {
     let x = x.clone();
     let density = if x.dtype() == DType::F64 {
-        B::with_host::<f64, _>(x, event::density)
+        B::with_host::<f64, _>(x, event::estimate_density)
     } else {
-        B::with_host::<f32, _>(x, event::density)
+        B::with_host::<f32, _>(x, event::estimate_density)
     };
     density <= event::dense_above_density()
 }
