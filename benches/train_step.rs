@@ -26,6 +26,27 @@ use std::time::Instant;
 
 const SPEC: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
 
+/// The network of the plain variant: `BURN_SNN_BENCH_SPEC` (e.g. the F-MNIST cpu-small
+/// `34x34x1-n8c3-p2-n16c3-p2-n32c3-10`), Table 2's N-MNIST network by default.
+fn spec() -> String {
+    std::env::var("BURN_SNN_BENCH_SPEC").unwrap_or_else(|_| SPEC.to_string())
+}
+
+/// `[channels, height, width]` of a spec's input (`HxWxC-...`).
+fn input_dims(spec: &str) -> [usize; 3] {
+    let dims: Vec<usize> = spec
+        .split('-')
+        .next()
+        .and_then(|first| first.split('x').map(|d| d.parse().ok()).collect())
+        .unwrap_or_else(|| panic!("BURN_SNN_BENCH_SPEC: expected HxWxC-..., got {spec}"));
+    assert_eq!(
+        dims.len(),
+        3,
+        "BURN_SNN_BENCH_SPEC: expected HxWxC-..., got {spec}"
+    );
+    [dims[2], dims[0], dims[1]]
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -90,22 +111,30 @@ fn main() {
     let device = bench_device().autodiff();
     // `BURN_SNN_BENCH_LR=0` keeps the weights, and so the firing rates, of the initialization.
     let lr: f64 = env_or("BURN_SNN_BENCH_LR", 1e-2);
-    let mut model = SpikingNetworkConfig::new(SPEC.parse().expect("a valid string"))
+    let spec = spec();
+    let mut model = SpikingNetworkConfig::new(spec.parse().expect("a valid string"))
         .with_settings(settings(steps))
         .init(&device);
     let mut optim = AdaBeliefConfig::new().with_weight_decay(1e-4).init();
     let loss_fn = SpikeCountLossConfig::new(steps as f64 / 5.0, steps as f64 / 50.0).init();
+    // `BURN_SNN_BENCH_INPUT_RATE`: the input's spike probability (N-MNIST's events: ~1%;
+    // rate-coded F-MNIST images: ~30%).
+    let [c, h, w] = input_dims(&spec);
     let input = Tensor::<5>::random(
-        [10, steps, 2, 34, 34],
-        Distribution::Bernoulli(0.01),
+        [10, steps, c, h, w],
+        Distribution::Bernoulli(env_or("BURN_SNN_BENCH_INPUT_RATE", 0.01)),
         &device,
     );
     let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], &device);
     println!(
-        "train_step: {SPEC}, PSP-LN, batch 10, T = {steps}, synapses {:?}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}",
+        "train_step: {spec}, PSP-LN, batch 10, T = {steps}, synapses {:?}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}",
         synapse_kernel()
     );
     let variant = std::env::var("BURN_SNN_BENCH_VARIANT").unwrap_or_default();
+    assert!(
+        spec == SPEC || variant == "plain",
+        "BURN_SNN_BENCH_SPEC needs BURN_SNN_BENCH_VARIANT=plain (the learner variant runs Table 2)"
+    );
     if variant == "learner" {
         #[cfg(feature = "train")]
         learner_steps(&device, steps, iterations, input, labels, f64::NAN);
@@ -136,7 +165,7 @@ fn main() {
     }
     print_rates("after the steps", &model, &input);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
-    println!("mean step time: {mean:.2} s over {} steps", times.len());
+    println!("mean step time: {mean:.3} s over {} steps", times.len());
     if let Some(peak) = peak_rss_mib() {
         println!("peak memory (VmHWM): {peak:.0} MiB");
     }

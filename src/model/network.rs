@@ -193,8 +193,20 @@ impl SpikingNetworkConfig {
                     settings.clone().with_norm(Normalization::None)
                 }
             };
+            // The synapse kernel of this layer (the Func computes its statistic for it).
+            let synapse_kernel = match *layer {
+                LayerSpec::Conv {
+                    channels, kernel, ..
+                } => settings.synapse_kernel.for_synapse(c, channels, kernel),
+                LayerSpec::Dense { units, .. } => {
+                    settings
+                        .synapse_kernel
+                        .for_synapse(flat.unwrap_or(c * h * w), units, 1)
+                }
+                LayerSpec::Pool { .. } => unreachable!("handled above"),
+            };
             let func = FuncConfig::new(flat.unwrap_or(c))
-                .with_settings(marked(psp_norm))
+                .with_settings(marked(psp_norm).with_synapse_kernel(synapse_kernel))
                 .with_pool(pool)
                 .init(device);
             pool = 1;
@@ -208,7 +220,7 @@ impl SpikingNetworkConfig {
                     let conv = SynapseConv2dConfig::new([c, channels], kernel)
                         .with_stride(stride)
                         .with_weight_scale(settings.weight_scale)
-                        .with_kernel(settings.synapse_kernel)
+                        .with_kernel(synapse_kernel)
                         .init(device);
                     h = h.div_ceil(stride);
                     w = w.div_ceil(stride);
@@ -220,7 +232,7 @@ impl SpikingNetworkConfig {
                     flat = Some(units);
                     let dense = SynapseDenseConfig::new(inputs, units)
                         .with_weight_scale(settings.weight_scale)
-                        .with_kernel(settings.synapse_kernel)
+                        .with_kernel(synapse_kernel)
                         .init(device);
                     (Synapse::Dense(dense), units)
                 }
@@ -333,6 +345,38 @@ mod tests {
         LayerSettings::new()
             .with_norm(norm)
             .with_num_steps(num_steps)
+    }
+
+    #[test]
+    fn layers_choose_their_synapse_kernel_by_shape() {
+        let device = device();
+        let net = SpikingNetworkConfig::new("34x34x1-n8c3-p2-n16c3-10".parse().unwrap())
+            .with_settings(settings(Normalization::PspLayer, 4))
+            .init(&device);
+        let kernels: Vec<_> = net
+            .layers
+            .iter()
+            .map(|layer| {
+                let synapse = match &layer.synapse {
+                    Synapse::Conv(conv) => conv.kernel,
+                    Synapse::Dense(dense) => dense.kernel,
+                };
+                assert_eq!(layer.func.kernel, synapse, "the Func serves its synapse");
+                synapse
+            })
+            .collect();
+        use crate::synapse::SynapseKernel::{Auto, Dense};
+        assert_eq!(kernels, [Dense, Auto, Auto]);
+        let forced = SpikingNetworkConfig::new("34x34x1-n8c3-10".parse().unwrap())
+            .with_settings(
+                settings(Normalization::PspLayer, 4)
+                    .with_synapse_kernel(crate::synapse::SynapseKernel::Events),
+            )
+            .init(&device);
+        assert_eq!(
+            forced.layers[0].func.kernel,
+            crate::synapse::SynapseKernel::Events
+        );
     }
 
     #[test]

@@ -124,10 +124,20 @@ impl SpikingResNetConfig {
         };
         let first = self.widths[0];
         // Initialization order (stem, blocks, classifier) fixes what a seed draws.
-        let input_func = func(c);
-        let stem = ConvNormConfig::new([c, first])
-            .with_settings(settings.clone())
+        // The stem widens the input's few channels: its kernel by its shape.
+        let stem = ConvNormConfig::new([c, first]);
+        let stem_settings =
+            settings
+                .clone()
+                .with_synapse_kernel(settings.synapse_kernel.for_synapse(
+                    c,
+                    first,
+                    stem.kernel_size,
+                ));
+        let input_func = FuncConfig::new(c)
+            .with_settings(stem_settings.clone())
             .init(device);
+        let stem = stem.with_settings(stem_settings).init(device);
         let mut blocks = Vec::new();
         let mut width = first;
         for (stage, (&out, &count)) in self.widths.iter().zip(&per_stage).enumerate() {
