@@ -271,6 +271,84 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
     unsafe { y.assume_written() }
 }
 
+/// The second moment of the PSP `a = ε ∗ x` (see [`psp_filter`]) of a contiguous `[B, T, N]`
+/// buffer, `mean(a²)` per sample (`per_sample`, PSP-LN) or per channel (PSP-BN: `channels`
+/// groups of `N / channels` neighbouring neurons, dim 2 of `[B, T, C, ...]`), without writing
+/// `a`: every block runs the PSP recursion and sums `a²` over time per neuron; the sums are
+/// then added up per group in `f64`, in a fixed order.
+pub fn psp_moment<F: Real>(
+    x: &[F],
+    layout: TimeLayout,
+    tau_s: f64,
+    per_sample: bool,
+    channels: usize,
+) -> Vec<F> {
+    assert_eq!(
+        x.len(),
+        layout.len(),
+        "psp_moment: buffer does not match {layout:?}"
+    );
+    assert!(
+        channels > 0 && layout.neurons % channels == 0,
+        "psp_moment: {} neurons are not {channels} channels",
+        layout.neurons
+    );
+    let mut sums = Output::new(layout.batch * layout.neurons);
+    let decay = (-1.0 / tau_s).exp();
+    let q = F::from_f64(decay);
+    let gain = F::from_f64(core::f64::consts::E / tau_s * decay);
+    let out = sums.ptr();
+    for_each_block(&layout, |block| {
+        let mut w = [F::ZERO; BLOCK];
+        let mut z = [F::ZERO; BLOCK];
+        let mut acc = [F::ZERO; BLOCK];
+        let (w, z, acc) = (
+            &mut w[..block.len],
+            &mut z[..block.len],
+            &mut acc[..block.len],
+        );
+        for t in 0..layout.time {
+            let offset = block.offset(&layout, t);
+            let xs = &x[offset..offset + block.len];
+            for (((&x, w), z), acc) in xs
+                .iter()
+                .zip(w.iter_mut())
+                .zip(z.iter_mut())
+                .zip(acc.iter_mut())
+            {
+                let w_prev = *w;
+                *z = q * *z + w_prev;
+                *w = q * w_prev + x;
+                let y = gain * *z;
+                *acc = *acc + y * y;
+            }
+        }
+        // SAFETY: the block's neurons of its sample, written by this block only.
+        let dst = unsafe { out.slice(block.batch * layout.neurons + block.start, block.len) };
+        for (d, &a) in dst.iter_mut().zip(acc.iter()) {
+            d.write(a);
+        }
+    });
+    // SAFETY: the blocks cover every neuron of every sample (`blocks_cover_every_element_once`).
+    let sums = unsafe { sums.assume_written() };
+    let rows = sums.chunks(layout.neurons);
+    if per_sample {
+        let count = (layout.time * layout.neurons) as f64;
+        rows.map(|row| F::from_f64(row.iter().map(|v| v.to_f64()).sum::<f64>() / count))
+            .collect()
+    } else {
+        let spatial = layout.neurons / channels;
+        let mut moment = vec![0.0f64; channels];
+        for row in rows {
+            for (m, group) in moment.iter_mut().zip(row.chunks(spatial)) {
+                *m += group.iter().map(|v| v.to_f64()).sum::<f64>();
+            }
+        }
+        let count = (layout.batch * layout.time * spatial) as f64;
+        moment.into_iter().map(|m| F::from_f64(m / count)).collect()
+    }
+}
+
 /// An operation the CPU backends run: one contiguous input, `N` outputs of its shape.
 pub trait CpuKernel<const N: usize>: Sync {
     /// Runs on a contiguous `[B, T, N]` buffer.
@@ -396,6 +474,34 @@ mod tests {
         assert_eq!(exp_f32(0.0), 1.0);
         assert!(exp_f32(-1000.0) <= 1.7e-38);
         assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn psp_moment_is_the_mean_square_of_the_filtered_buffer() {
+        // [B = 2, T = 7, C = 3, S = 350]: blocks that cross channel boundaries.
+        let layout = TimeLayout {
+            batch: 2,
+            time: 7,
+            neurons: 3 * 350,
+        };
+        let x: Vec<f64> = (0..layout.len())
+            .map(|i| f64::from(u8::from((i * 7919) % 13 == 0)))
+            .collect();
+        let a = psp_filter(&x, layout, 4.0, false);
+        let per_sample = psp_moment(&x, layout, 4.0, true, 3);
+        let per_channel = psp_moment(&x, layout, 4.0, false, 3);
+        for b in 0..2 {
+            let span = &a[b * 7 * 1050..(b + 1) * 7 * 1050];
+            let want = span.iter().map(|v| v * v).sum::<f64>() / span.len() as f64;
+            assert!((per_sample[b] - want).abs() < 1e-14, "{b}");
+        }
+        for c in 0..3 {
+            let values: Vec<f64> = (0..14)
+                .flat_map(|bt| a[bt * 1050 + c * 350..][..350].to_vec())
+                .collect();
+            let want = values.iter().map(|v| v * v).sum::<f64>() / values.len() as f64;
+            assert!((per_channel[c] - want).abs() < 1e-14, "{c}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! loops on the tensors' host memory, or the backend's dense convolution above
 //! [`dense_above_density`](event::dense_above_density).
 
-use super::cpu::Real;
+use super::cpu::{self, Real, TimeLayout};
 use super::event::{self, ConvGeometry};
 use super::input_grad;
 use burn::backend::{
@@ -273,6 +273,37 @@ pub(crate) fn conv2d_input_grad<B: HostTensors>(
     (cast_back::<B>(dx, dtype), cast_back::<B>(sums, dtype))
 }
 
+/// [`EventBackend::psp_moment`](super::EventBackend::psp_moment) on a CPU backend: without
+/// pooling one pass that never writes the PSP ([`cpu::psp_moment`]), with pooling the tensor
+/// operations.
+pub(crate) fn psp_moment<B: HostTensors + super::SnnBackend>(
+    x: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    if pool > 1 {
+        return super::psp_moment_of_tensors::<B>(x, tau_s, pool, per_sample);
+    }
+    let dims = x.shape().to_vec();
+    let layout = TimeLayout::from_dims(&dims);
+    let groups = if per_sample { dims[0] } else { dims[2] };
+    let device = x.device();
+    let (x, dtype) = compute_dtype::<B>(x);
+    let y = if dtype == DType::F64 {
+        let m = B::with_host::<f64, _>(x, |x| {
+            cpu::psp_moment(x, layout, tau_s, per_sample, dims[2])
+        });
+        B::from_host(m, &[groups], &device)
+    } else {
+        let m = B::with_host::<f32, _>(x, |x| {
+            cpu::psp_moment(x, layout, tau_s, per_sample, dims[2])
+        });
+        B::from_host(m, &[groups], &device)
+    };
+    cast_back::<B>(y, dtype)
+}
+
 /// Implements [`EventBackend`](super::EventBackend) for a CPU backend that implements
 /// [`HostTensors`].
 macro_rules! impl_event_backend_on_cpu {
@@ -317,6 +348,16 @@ macro_rules! impl_event_backend_on_cpu {
                 $crate::kernels::event_host::conv2d_input_grad::<Self>(
                     x, weight, grad, scale, stride, padding, scale_grad,
                 )
+            }
+
+            fn psp_moment(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                tau_s: f64,
+                pool: usize,
+                per_sample: bool,
+                _binary: bool,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                $crate::kernels::event_host::psp_moment::<Self>(x, tau_s, pool, per_sample)
             }
 
             fn pack_spikes(

@@ -137,8 +137,7 @@ pub trait EventBackend: SnnBackend {
         per_sample: bool,
         _binary: bool,
     ) -> FloatTensor<Self> {
-        let (a, _) = pooled_psp::<Self>(x, tau_s, pool);
-        second_moment::<Self>(Self::float_mul(a.clone(), a), per_sample)
+        psp_moment_of_tensors::<Self>(x, tau_s, pool, per_sample)
     }
 
     /// The gradient of `Σ grad · event_conv2d(x, weight, scale)` with respect to `weight`
@@ -199,6 +198,18 @@ pub(crate) fn dense_input_grad<B: Backend>(
     };
     let x_grad = B::float_reshape(x_grad, [b, t, ci, h, w].into());
     (scale_samples::<B>(x_grad, scale), sums)
+}
+
+/// [`EventBackend::psp_moment`] from the backend's tensor operations: the PSP, its square,
+/// the mean.
+pub(crate) fn psp_moment_of_tensors<B: SnnBackend>(
+    x: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    let (a, _) = pooled_psp::<B>(x, tau_s, pool);
+    second_moment::<B>(B::float_mul(a.clone(), a), per_sample)
 }
 
 /// `Pool_pool(ε ∗ x)` and, when `pool > 1`, the unpooled PSP (for the pooling's backward pass).
