@@ -39,6 +39,8 @@ pub trait Real:
     fn from_f64(value: f64) -> Self;
     /// Converts to `f64` (exactly).
     fn to_f64(self) -> f64;
+    /// The bits of the value without the sign bit (0 exactly for ±0).
+    fn magnitude_bits(self) -> u64;
     /// Absolute value.
     fn abs(self) -> Self;
     /// `e^self` for `self ≤ 0`, branch-free so that loops calling it vectorize.
@@ -53,6 +55,9 @@ impl Real for f32 {
     }
     fn to_f64(self) -> f64 {
         f64::from(self)
+    }
+    fn magnitude_bits(self) -> u64 {
+        u64::from(self.to_bits() << 1)
     }
     fn abs(self) -> Self {
         f32::abs(self)
@@ -70,6 +75,9 @@ impl Real for f64 {
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    fn magnitude_bits(self) -> u64 {
+        self.to_bits() << 1
     }
     fn abs(self) -> Self {
         f64::abs(self)

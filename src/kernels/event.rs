@@ -223,21 +223,27 @@ fn for_each_event<F: Real>(
 ) {
     let (h, w, k, pad) = (g.height, g.width, g.kernel, g.padding);
     let (ho, wo) = (g.height_out(), g.width_out());
+    // The nonzero inputs of the current row: found once, used by every ky.
+    let mut events: Vec<(usize, F)> = Vec::with_capacity(w);
     for c in 0..g.channels_in {
         for y in 0..h {
             let row = &frame[(c * h + y) * w..][..w];
-            if row.iter().all(|&v| v == F::ZERO) {
+            if is_zero(row) {
                 continue;
             }
+            events.clear();
+            events.extend(
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != F::ZERO)
+                    .map(|(x, &v)| (x, v)),
+            );
             for ky in 0..k {
                 let Some(oy) = g.target(y, ky, ho) else {
                     continue;
                 };
                 let first_row = (c * k + ky) * k;
-                for (x, &value) in row.iter().enumerate() {
-                    if value == F::ZERO {
-                        continue;
-                    }
+                for &(x, value) in &events {
                     if g.stride == 1 {
                         // Reversed tap j = k−1−kx reaches ox = x + pad − (k − 1) + j.
                         let base = (x + pad) as isize - (k as isize - 1);
@@ -260,6 +266,13 @@ fn for_each_event<F: Real>(
             }
         }
     }
+}
+
+/// Whether every value of `row` is ±0: an OR over the bits without the sign bit, with no early
+/// exit, so that it vectorizes (most rows of a spike map are silent).
+#[inline(always)]
+fn is_zero<F: Real>(row: &[F]) -> bool {
+    row.iter().fold(0, |acc, v| acc | v.magnitude_bits()) == 0
 }
 
 /// One frame of [`conv2d_weight_grad`]: the frame's output gradient `grad` (`[co, pixels]`)
