@@ -189,37 +189,7 @@ impl<B: EventBackend> Backward<B, 1> for PspMomentBackward {
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (x, tau_s, pool, per_sample) = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            let (a, unpooled) = super::pooled_psp::<B>(x.restore(), tau_s, pool);
-            let dims = a.shape().to_vec();
-            let n: usize = dims.iter().product();
-            // The group's gradient, broadcast to a, times 2/n_g.
-            let mut shape = vec![1; dims.len()];
-            let group = if per_sample { 0 } else { 2 };
-            shape[group] = dims[group];
-            let count = n / dims[group];
-            let grad = B::float_mul_scalar(
-                B::float_reshape(grad, shape.into()),
-                (2.0 / count as f64).into(),
-            );
-            let a_grad = B::float_mul(a, grad);
-            let psp_grad = match unpooled {
-                None => a_grad,
-                Some(unpooled) => {
-                    let [b, t, c, h, w]: [usize; 5] = unpooled.shape().dims();
-                    let [_, _, _, h2, w2]: [usize; 5] = a_grad.shape().dims();
-                    let frames = B::avg_pool2d_backward(
-                        B::float_reshape(unpooled, [b * t, c, h, w].into()),
-                        B::float_reshape(a_grad, [b * t, c, h2, w2].into()),
-                        [pool; 2],
-                        [pool; 2],
-                        [0, 0],
-                        true,
-                        false,
-                    );
-                    B::float_reshape(frames, [b, t, c, h, w].into())
-                }
-            };
-            B::psp_filter(psp_grad, tau_s, true)
+            B::psp_moment_backward(x.restore(), grad, tau_s, pool, per_sample)
         });
     }
 }
@@ -298,6 +268,22 @@ impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
             FloatTensor::<Self>::new(x_grad),
             FloatTensor::<Self>::new(sums),
         )
+    }
+
+    fn psp_moment_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        tau_s: f64,
+        pool: usize,
+        per_sample: bool,
+    ) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::psp_moment_backward(
+            x.into_primitive(),
+            grad.into_primitive(),
+            tau_s,
+            pool,
+            per_sample,
+        ))
     }
 
     fn pack_spikes(x: FloatTensor<Self>) -> IntTensor<Self> {

@@ -304,6 +304,44 @@ pub(crate) fn psp_moment<B: HostTensors + super::SnnBackend>(
     cast_back::<B>(y, dtype)
 }
 
+/// [`EventBackend::psp_moment_backward`](super::EventBackend::psp_moment_backward) on a CPU
+/// backend: without pooling [`cpu::psp_moment_backward`] (one pass, recompute and adjoint per
+/// block), with pooling the tensor operations.
+pub(crate) fn psp_moment_backward<B: HostTensors + super::SnnBackend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    if pool > 1 {
+        return super::psp_moment_backward_of_tensors::<B>(x, grad, tau_s, pool, per_sample);
+    }
+    let dims = x.shape().to_vec();
+    let layout = TimeLayout::from_dims(&dims);
+    let device = x.device();
+    fn typed<B: HostTensors, F: Real>(
+        x: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        run: impl FnOnce(&[F], &[F]) -> Vec<F>,
+    ) -> Vec<F> {
+        B::with_host::<F, _>(x, |x| B::with_host::<F, _>(grad, |grad| run(x, grad)))
+    }
+    let (x, dtype) = compute_dtype::<B>(x);
+    let y = if dtype == DType::F64 {
+        let dx = typed::<B, f64>(x, grad, |x, g| {
+            cpu::psp_moment_backward(x, layout, tau_s, per_sample, dims[2], g)
+        });
+        B::from_host(dx, &dims, &device)
+    } else {
+        let dx = typed::<B, f32>(x, grad, |x, g| {
+            cpu::psp_moment_backward(x, layout, tau_s, per_sample, dims[2], g)
+        });
+        B::from_host(dx, &dims, &device)
+    };
+    cast_back::<B>(y, dtype)
+}
+
 /// Implements [`EventBackend`](super::EventBackend) for a CPU backend that implements
 /// [`HostTensors`].
 macro_rules! impl_event_backend_on_cpu {
@@ -358,6 +396,18 @@ macro_rules! impl_event_backend_on_cpu {
                 _binary: bool,
             ) -> burn::backend::tensor::FloatTensor<Self> {
                 $crate::kernels::event_host::psp_moment::<Self>(x, tau_s, pool, per_sample)
+            }
+
+            fn psp_moment_backward(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                grad: burn::backend::tensor::FloatTensor<Self>,
+                tau_s: f64,
+                pool: usize,
+                per_sample: bool,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                $crate::kernels::event_host::psp_moment_backward::<Self>(
+                    x, grad, tau_s, pool, per_sample,
+                )
             }
 
             fn pack_spikes(

@@ -140,6 +140,19 @@ pub trait EventBackend: SnnBackend {
         psp_moment_of_tensors::<Self>(x, tau_s, pool, per_sample)
     }
 
+    /// The gradient of [`psp_moment`](EventBackend::psp_moment) with respect to `x`, for the
+    /// gradient `grad` (`[batch]` or `[channels]`) of its output: `εᵀ ∗ Poolᵀ(2a·grad[g] / n_g)`
+    /// with `a` recomputed from `x`. Not differentiable.
+    fn psp_moment_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        tau_s: f64,
+        pool: usize,
+        per_sample: bool,
+    ) -> FloatTensor<Self> {
+        psp_moment_backward_of_tensors::<Self>(x, grad, tau_s, pool, per_sample)
+    }
+
     /// The gradient of `Σ grad · event_conv2d(x, weight, scale)` with respect to `weight`
     /// (`weight` gives the shape only), event-driven like the forward pass. Not differentiable.
     fn event_conv2d_weight_grad(
@@ -210,6 +223,48 @@ pub(crate) fn psp_moment_of_tensors<B: SnnBackend>(
 ) -> FloatTensor<B> {
     let (a, _) = pooled_psp::<B>(x, tau_s, pool);
     second_moment::<B>(B::float_mul(a.clone(), a), per_sample)
+}
+
+/// [`EventBackend::psp_moment_backward`] from the backend's tensor operations.
+pub(crate) fn psp_moment_backward_of_tensors<B: SnnBackend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    use burn::backend::TensorMetadata;
+    let (a, unpooled) = pooled_psp::<B>(x, tau_s, pool);
+    let dims = a.shape().to_vec();
+    let n: usize = dims.iter().product();
+    // The group's gradient, broadcast to a, times 2/n_g.
+    let mut shape = vec![1; dims.len()];
+    let group = if per_sample { 0 } else { 2 };
+    shape[group] = dims[group];
+    let count = n / dims[group];
+    let grad = B::float_mul_scalar(
+        B::float_reshape(grad, shape.into()),
+        (2.0 / count as f64).into(),
+    );
+    let a_grad = B::float_mul(a, grad);
+    let psp_grad = match unpooled {
+        None => a_grad,
+        Some(unpooled) => {
+            let [b, t, c, h, w]: [usize; 5] = unpooled.shape().dims();
+            let [_, _, _, h2, w2]: [usize; 5] = a_grad.shape().dims();
+            let frames = B::avg_pool2d_backward(
+                B::float_reshape(unpooled, [b * t, c, h, w].into()),
+                B::float_reshape(a_grad, [b * t, c, h2, w2].into()),
+                [pool; 2],
+                [pool; 2],
+                [0, 0],
+                true,
+                false,
+            );
+            B::float_reshape(frames, [b, t, c, h, w].into())
+        }
+    };
+    B::psp_filter(psp_grad, tau_s, true)
 }
 
 /// `Pool_pool(ε ∗ x)` and, when `pool > 1`, the unpooled PSP (for the pooling's backward pass).
