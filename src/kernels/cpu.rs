@@ -297,7 +297,7 @@ pub fn psp_moment<F: Real>(
         "psp_moment: buffer does not match {layout:?}"
     );
     assert!(
-        channels > 0 && layout.neurons % channels == 0,
+        channels > 0 && layout.neurons.is_multiple_of(channels),
         "psp_moment: {} neurons are not {channels} channels",
         layout.neurons
     );
@@ -376,7 +376,7 @@ pub fn psp_moment_backward<F: Real>(
         "psp_moment_backward: buffer does not match {layout:?}"
     );
     assert!(
-        channels > 0 && layout.neurons % channels == 0,
+        channels > 0 && layout.neurons.is_multiple_of(channels),
         "psp_moment_backward: {} neurons are not {channels} channels",
         layout.neurons
     );

@@ -64,7 +64,7 @@ pub fn conv2d_input_grad<F: Real>(
         "conv2d_input_grad: weight length"
     );
     assert!(
-        fout > 0 && grad.len() % fout == 0,
+        fout > 0 && grad.len().is_multiple_of(fout),
         "conv2d_input_grad: grad length"
     );
     let frames = grad.len() / fout;
