@@ -249,9 +249,7 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
         "psp_filter: buffer does not match {layout:?}"
     );
     let mut y = Output::new(x.len());
-    let decay = (-1.0 / tau_s).exp();
-    let q = F::from_f64(decay);
-    let gain = F::from_f64(core::f64::consts::E / tau_s * decay);
+    let psp = AlphaPsp::<F>::new(tau_s);
     let out = y.ptr();
     for_each_block(&layout, |block| {
         let mut w = [F::ZERO; BLOCK];
@@ -268,10 +266,7 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
             // SAFETY: in bounds (same range as `xs`), and only this block touches it.
             let ys = unsafe { out.slice(offset, block.len) };
             for (((y, &x), w), z) in ys.iter_mut().zip(xs).zip(w.iter_mut()).zip(z.iter_mut()) {
-                let w_prev = *w;
-                *z = q * *z + w_prev;
-                *w = q * w_prev + x;
-                y.write(gain * *z);
+                y.write(psp.step(w, z, x));
             }
         }
     });
@@ -291,20 +286,9 @@ pub fn psp_moment<F: Real>(
     per_sample: bool,
     channels: usize,
 ) -> Vec<F> {
-    assert_eq!(
-        x.len(),
-        layout.len(),
-        "psp_moment: buffer does not match {layout:?}"
-    );
-    assert!(
-        channels > 0 && layout.neurons.is_multiple_of(channels),
-        "psp_moment: {} neurons are not {channels} channels",
-        layout.neurons
-    );
+    let groups = Groups::new(x, layout, per_sample, channels);
     let mut sums = Output::new(layout.batch * layout.neurons);
-    let decay = (-1.0 / tau_s).exp();
-    let q = F::from_f64(decay);
-    let gain = F::from_f64(core::f64::consts::E / tau_s * decay);
+    let psp = AlphaPsp::<F>::new(tau_s);
     let out = sums.ptr();
     for_each_block(&layout, |block| {
         let mut w = [F::ZERO; BLOCK];
@@ -324,10 +308,7 @@ pub fn psp_moment<F: Real>(
                 .zip(z.iter_mut())
                 .zip(acc.iter_mut())
             {
-                let w_prev = *w;
-                *z = q * *z + w_prev;
-                *w = q * w_prev + x;
-                let y = gain * *z;
+                let y = psp.step(w, z, x);
                 *acc = *acc + y * y;
             }
         }
@@ -339,21 +320,64 @@ pub fn psp_moment<F: Real>(
     });
     // SAFETY: the blocks cover every neuron of every sample (`blocks_cover_every_element_once`).
     let sums = unsafe { sums.assume_written() };
-    let rows = sums.chunks(layout.neurons);
-    if per_sample {
-        let count = (layout.time * layout.neurons) as f64;
-        rows.map(|row| F::from_f64(row.iter().map(|v| v.to_f64()).sum::<f64>() / count))
-            .collect()
-    } else {
-        let spatial = layout.neurons / channels;
-        let mut moment = vec![0.0f64; channels];
-        for row in rows {
-            for (m, group) in moment.iter_mut().zip(row.chunks(spatial)) {
-                *m += group.iter().map(|v| v.to_f64()).sum::<f64>();
-            }
+    // Samples are rows of `sums`, channels runs of `spatial` within every row.
+    let mut moment = vec![0.0f64; groups.len()];
+    for (b, row) in sums.chunks(layout.neurons).enumerate() {
+        for (c, run) in row.chunks(groups.spatial).enumerate() {
+            moment[groups.of(b, c * groups.spatial)] += run.iter().map(|v| v.to_f64()).sum::<f64>();
         }
-        let count = (layout.batch * layout.time * spatial) as f64;
-        moment.into_iter().map(|m| F::from_f64(m / count)).collect()
+    }
+    let count = groups.count as f64;
+    moment.into_iter().map(|m| F::from_f64(m / count)).collect()
+}
+
+/// The groups of a PSP statistic on a `[B, T, N]` buffer: the samples, or `channels` runs of
+/// `N / channels` neighbouring neurons (dim 2 of `[B, T, C, ...]`).
+struct Groups {
+    per_sample: bool,
+    channels: usize,
+    /// Neurons per channel.
+    spatial: usize,
+    /// Elements per group.
+    count: usize,
+}
+
+impl Groups {
+    /// # Panics
+    /// If `x` does not match `layout` or the neurons are not `channels` equal runs.
+    fn new<F>(x: &[F], layout: TimeLayout, per_sample: bool, channels: usize) -> Self {
+        assert_eq!(
+            x.len(),
+            layout.len(),
+            "psp_moment: buffer does not match {layout:?}"
+        );
+        assert!(
+            channels > 0 && layout.neurons.is_multiple_of(channels),
+            "psp_moment: {} neurons are not {channels} channels",
+            layout.neurons
+        );
+        let spatial = layout.neurons / channels;
+        let count = if per_sample {
+            layout.time * layout.neurons
+        } else {
+            layout.batch * layout.time * spatial
+        };
+        Self {
+            per_sample,
+            channels: if per_sample { layout.batch } else { channels },
+            spatial,
+            count,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.channels
+    }
+
+    /// The group of neuron `n` of sample `b`.
+    #[inline(always)]
+    fn of(&self, b: usize, n: usize) -> usize {
+        if self.per_sample { b } else { n / self.spatial }
     }
 }
 
@@ -370,45 +394,24 @@ pub fn psp_moment_backward<F: Real>(
     channels: usize,
     grad: &[F],
 ) -> Vec<F> {
-    assert_eq!(
-        x.len(),
-        layout.len(),
-        "psp_moment_backward: buffer does not match {layout:?}"
-    );
-    assert!(
-        channels > 0 && layout.neurons.is_multiple_of(channels),
-        "psp_moment_backward: {} neurons are not {channels} channels",
-        layout.neurons
-    );
-    let spatial = layout.neurons / channels;
-    let (groups, count) = if per_sample {
-        (layout.batch, layout.time * layout.neurons)
-    } else {
-        (channels, layout.batch * layout.time * spatial)
-    };
+    let groups = Groups::new(x, layout, per_sample, channels);
     assert_eq!(
         grad.len(),
-        groups,
+        groups.len(),
         "psp_moment_backward: one gradient per group"
     );
     let factors: Vec<F> = grad
         .iter()
-        .map(|&g| F::from_f64(2.0 / count as f64) * g)
+        .map(|&g| F::from_f64(2.0 / groups.count as f64) * g)
         .collect();
     let mut y = Output::new(x.len());
-    let decay = (-1.0 / tau_s).exp();
-    let q = F::from_f64(decay);
-    let gain = F::from_f64(core::f64::consts::E / tau_s * decay);
+    let psp = AlphaPsp::<F>::new(tau_s);
     let out = y.ptr();
     for_each_block(&layout, |block| {
         let mut factor = [F::ZERO; BLOCK];
         let factor = &mut factor[..block.len];
         for (i, f) in factor.iter_mut().enumerate() {
-            *f = if per_sample {
-                factors[block.batch]
-            } else {
-                factors[(block.start + i) / spatial]
-            };
+            *f = factors[groups.of(block.batch, block.start + i)];
         }
         let mut w = [F::ZERO; BLOCK];
         let mut z = [F::ZERO; BLOCK];
@@ -425,10 +428,7 @@ pub fn psp_moment_backward<F: Real>(
                 .zip(z.iter_mut())
                 .zip(factor.iter())
             {
-                let w_prev = *w;
-                *z = q * *z + w_prev;
-                *w = q * w_prev + x;
-                y.write(f * (gain * *z));
+                y.write(f * psp.step(w, z, x));
             }
         }
         w.fill(F::ZERO);
@@ -440,15 +440,39 @@ pub fn psp_moment_backward<F: Real>(
             for ((y, w), z) in ys.iter_mut().zip(w.iter_mut()).zip(z.iter_mut()) {
                 // SAFETY: written by the forward loop above.
                 let x = unsafe { y.assume_init() };
-                let w_prev = *w;
-                *z = q * *z + w_prev;
-                *w = q * w_prev + x;
-                y.write(gain * *z);
+                y.write(psp.step(w, z, x));
             }
         }
     });
     // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`).
     unsafe { y.assume_written() }
+}
+
+/// The alpha-PSP recursion of [`psp_filter`] for one neuron: with `w[t] = q·w[t−1] + x[t]` and
+/// `z[t] = q·z[t−1] + w[t−1]`, `y[t] = (e/τ)·q·z[t]`.
+#[derive(Clone, Copy)]
+struct AlphaPsp<F> {
+    q: F,
+    gain: F,
+}
+
+impl<F: Real> AlphaPsp<F> {
+    fn new(tau_s: f64) -> Self {
+        let decay = (-1.0 / tau_s).exp();
+        Self {
+            q: F::from_f64(decay),
+            gain: F::from_f64(core::f64::consts::E / tau_s * decay),
+        }
+    }
+
+    /// One step: the state `(w, z)` takes `x`, returns `y`.
+    #[inline(always)]
+    fn step(self, w: &mut F, z: &mut F, x: F) -> F {
+        let w_prev = *w;
+        *z = self.q * *z + w_prev;
+        *w = self.q * w_prev + x;
+        self.gain * *z
+    }
 }
 
 /// An operation the CPU backends run: one contiguous input, `N` outputs of its shape.

@@ -13,9 +13,11 @@
 //! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested against.
 //!
 //! [`EventBackend`] is a second extension, for the CPU backends (and autodiff over them) only:
-//! the event-driven synapse ([`event`] loops on host memory, `kernels/event_host.rs`), bit-packed
-//! spikes for the backward passes, and the PSP statistic computed from spikes. Its reference is
-//! the backends' dense convolution (`tests/event_parity_*.rs`).
+//! the event-driven synapse ([`event`] loops on host memory, `kernels/event_host.rs`) with its
+//! dense input gradient ([`input_grad`]), bit-packed spikes for the backward passes, and the PSP
+//! statistic computed from spikes (`cpu::psp_moment`, `cpu::psp_moment_backward`). Its
+//! reference is the backends' dense convolution and tensor operations
+//! (`tests/event_parity_*.rs`).
 
 pub(crate) mod cpu;
 pub mod event;
