@@ -79,10 +79,18 @@ pub fn conv2d_input_grad<F: Real>(
     let mut out = Vec::with_capacity(frames * fin);
     let mut dots = vec![0.0f64; frames];
     let dst = &mut out.spare_capacity_mut()[..frames * fin];
+    let job = Job {
+        grad,
+        weight,
+        scale,
+        x,
+        frames_per_sample,
+        g,
+    };
     if g.height * g.width == 1 && g.kernel == 1 {
-        per_sample(grad, weight, scale, x, frames_per_sample, g, dst, &mut dots);
+        job.per_sample(dst, &mut dots);
     } else {
-        per_frame(grad, weight, scale, x, frames_per_sample, g, dst, &mut dots);
+        job.per_frame(dst, &mut dots);
     }
     // SAFETY: both paths write every element of `dst`, the first `frames·fin` of `out`.
     unsafe { out.set_len(frames * fin) };
@@ -104,111 +112,122 @@ struct Scratch<F> {
     product: Vec<F>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn per_frame<F: Real>(
-    grad: &[F],
-    weight: &[F],
-    scale: &[F],
-    x: Option<&[F]>,
+/// The inputs of [`conv2d_input_grad`].
+struct Job<'a, F> {
+    grad: &'a [F],
+    weight: &'a [F],
+    scale: &'a [F],
+    x: Option<&'a [F]>,
     frames_per_sample: usize,
-    g: &ConvGeometry,
-    dst: &mut [MaybeUninit<F>],
-    dots: &mut [f64],
-) {
-    let (ci, co, k, p) = (g.channels_in, g.channels_out, g.kernel, g.padding);
-    let (h, w) = (g.height, g.width);
-    let (ho, wo) = (g.height_out(), g.width_out());
-    let border = k - 1 - p;
-    let (q, rows) = (w + k - 1, h + k - 1);
-    let len = (h - 1) * q + w;
-    let depth = co * k * k;
-    // `[ci, co·k²]`: the weights of every input channel in the columns' order.
-    let mut lhs = vec![F::ZERO; ci * depth];
-    for o in 0..co {
-        for c in 0..ci {
-            let taps = &weight[(o * ci + c) * k * k..][..k * k];
-            lhs[c * depth + o * k * k..][..k * k].copy_from_slice(taps);
-        }
-    }
-    let (fin, fout) = (g.frame_in(), g.frame_out());
-    dst.par_chunks_mut(fin)
-        .zip(dots.par_iter_mut())
-        .enumerate()
-        .for_each_init(
-            || Scratch {
-                padded: vec![F::ZERO; co * rows * q],
-                columns: vec![F::ZERO; depth * len],
-                product: vec![F::ZERO; ci * len],
-            },
-            |s, (f, (out, frame_dot))| {
-                let delta = &grad[f * fout..][..fout];
-                for o in 0..co {
-                    for y in 0..ho {
-                        let at = (o * rows + y + border) * q + border;
-                        s.padded[at..at + wo].copy_from_slice(&delta[(o * ho + y) * wo..][..wo]);
-                    }
-                }
-                for o in 0..co {
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let shift = (k - 1 - ky) * q + (k - 1 - kx);
-                            let row = (o * k + ky) * k + kx;
-                            s.columns[row * len..][..len]
-                                .copy_from_slice(&s.padded[o * rows * q + shift..][..len]);
-                        }
-                    }
-                }
-                matmul(&mut s.product, &lhs, &s.columns, ci, depth, len);
-                let factor = scale[f / frames_per_sample];
-                let frame = x.map(|x| &x[f * fin..][..fin]);
-                let mut sum = 0.0f64;
-                for c in 0..ci {
-                    for y in 0..h {
-                        let src = &s.product[c * len + y * q..][..w];
-                        let at = (c * h + y) * w;
-                        for (d, &v) in out[at..at + w].iter_mut().zip(src) {
-                            d.write(factor * v);
-                        }
-                        if let Some(frame) = frame {
-                            sum += dot(&frame[at..at + w], src);
-                        }
-                    }
-                }
-                *frame_dot = sum;
-            },
-        );
+    g: &'a ConvGeometry,
 }
 
-/// The `1×1` case: `dx[b] = scale[b] · grad[b] · W` with `grad[b]` `[time, co]` and `W`
-/// `[co, ci]`, one GEMM per sample.
-#[allow(clippy::too_many_arguments)]
-fn per_sample<F: Real>(
-    grad: &[F],
-    weight: &[F],
-    scale: &[F],
-    x: Option<&[F]>,
-    frames_per_sample: usize,
-    g: &ConvGeometry,
-    dst: &mut [MaybeUninit<F>],
-    dots: &mut [f64],
-) {
-    let (ci, co, t) = (g.channels_in, g.channels_out, frames_per_sample);
-    dst.par_chunks_mut(t * ci)
-        .zip(dots.par_chunks_mut(t))
-        .enumerate()
-        .for_each(|(b, (out, dots))| {
-            let delta = &grad[b * t * co..][..t * co];
-            // SAFETY: `MaybeUninit<F>` has the layout of `F`; the product writes every element
-            // before anything reads it (`read_dst` is false).
-            let out: &mut [F] = unsafe { &mut *(out as *mut [MaybeUninit<F>] as *mut [F]) };
-            matmul(out, delta, weight, t, co, ci);
-            if let Some(x) = x {
-                dots[0] = dot(&x[b * t * ci..][..t * ci], out);
+impl<F: Real> Job<'_, F> {
+    /// Every frame: `dst[f]` and, with `x`, `dots[f] = Σ x[f]·conv2dᵀ(grad[f], W)`.
+    fn per_frame(&self, dst: &mut [MaybeUninit<F>], dots: &mut [f64]) {
+        let Job {
+            grad,
+            weight,
+            scale,
+            x,
+            frames_per_sample,
+            g,
+        } = *self;
+        let (ci, co, k, p) = (g.channels_in, g.channels_out, g.kernel, g.padding);
+        let (h, w) = (g.height, g.width);
+        let (ho, wo) = (g.height_out(), g.width_out());
+        let border = k - 1 - p;
+        let (q, rows) = (w + k - 1, h + k - 1);
+        let len = (h - 1) * q + w;
+        let depth = co * k * k;
+        // `[ci, co·k²]`: the weights of every input channel in the columns' order.
+        let mut lhs = vec![F::ZERO; ci * depth];
+        for o in 0..co {
+            for c in 0..ci {
+                let taps = &weight[(o * ci + c) * k * k..][..k * k];
+                lhs[c * depth + o * k * k..][..k * k].copy_from_slice(taps);
             }
-            for v in out.iter_mut() {
-                *v = scale[b] * *v;
-            }
-        });
+        }
+        let (fin, fout) = (g.frame_in(), g.frame_out());
+        dst.par_chunks_mut(fin)
+            .zip(dots.par_iter_mut())
+            .enumerate()
+            .for_each_init(
+                || Scratch {
+                    padded: vec![F::ZERO; co * rows * q],
+                    columns: vec![F::ZERO; depth * len],
+                    product: vec![F::ZERO; ci * len],
+                },
+                |s, (f, (out, frame_dot))| {
+                    let delta = &grad[f * fout..][..fout];
+                    for o in 0..co {
+                        for y in 0..ho {
+                            let at = (o * rows + y + border) * q + border;
+                            s.padded[at..at + wo]
+                                .copy_from_slice(&delta[(o * ho + y) * wo..][..wo]);
+                        }
+                    }
+                    for o in 0..co {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let shift = (k - 1 - ky) * q + (k - 1 - kx);
+                                let row = (o * k + ky) * k + kx;
+                                s.columns[row * len..][..len]
+                                    .copy_from_slice(&s.padded[o * rows * q + shift..][..len]);
+                            }
+                        }
+                    }
+                    matmul(&mut s.product, &lhs, &s.columns, ci, depth, len);
+                    let factor = scale[f / frames_per_sample];
+                    let frame = x.map(|x| &x[f * fin..][..fin]);
+                    let mut sum = 0.0f64;
+                    for c in 0..ci {
+                        for y in 0..h {
+                            let src = &s.product[c * len + y * q..][..w];
+                            let at = (c * h + y) * w;
+                            for (d, &v) in out[at..at + w].iter_mut().zip(src) {
+                                d.write(factor * v);
+                            }
+                            if let Some(frame) = frame {
+                                sum += dot(&frame[at..at + w], src);
+                            }
+                        }
+                    }
+                    *frame_dot = sum;
+                },
+            );
+    }
+
+    /// The `1×1` case: `dx[b] = scale[b] · grad[b] · W` with `grad[b]` `[time, co]` and `W`
+    /// `[co, ci]`, one GEMM per sample; `dots` as in [`per_frame`](Self::per_frame), the sample's
+    /// sum on its first frame.
+    fn per_sample(&self, dst: &mut [MaybeUninit<F>], dots: &mut [f64]) {
+        let Job {
+            grad,
+            weight,
+            scale,
+            x,
+            frames_per_sample,
+            g,
+        } = *self;
+        let (ci, co, t) = (g.channels_in, g.channels_out, frames_per_sample);
+        dst.par_chunks_mut(t * ci)
+            .zip(dots.par_chunks_mut(t))
+            .enumerate()
+            .for_each(|(b, (out, dots))| {
+                let delta = &grad[b * t * co..][..t * co];
+                // SAFETY: `MaybeUninit<F>` has the layout of `F`; the product writes every element
+                // before anything reads it (`read_dst` is false).
+                let out: &mut [F] = unsafe { &mut *(out as *mut [MaybeUninit<F>] as *mut [F]) };
+                matmul(out, delta, weight, t, co, ci);
+                if let Some(x) = x {
+                    dots[0] = dot(&x[b * t * ci..][..t * ci], out);
+                }
+                for v in out.iter_mut() {
+                    *v = scale[b] * *v;
+                }
+            });
+    }
 }
 
 /// `Σ a·b` accumulated in `f64` (the scale gradient of a whole sample).
