@@ -13,8 +13,13 @@
 //! `BURN_SNN_FTZ=0` measures that).
 //!
 //! Run: `cargo bench --bench train_step` (`BURN_SNN_BENCH_T` sets T; default 100, the issue's
-//! setting; the paper trains N-MNIST with T = 300).
+//! setting; the paper trains N-MNIST with T = 300). Other knobs: `BURN_SNN_SYNAPSE`
+//! (`auto|dense|events`), `BURN_SNN_BENCH_WEIGHT_SCALE` and `BURN_SNN_BENCH_LR` (40 and 0 keep
+//! every layer at the 1–8% firing rates of trained networks), `BURN_SNN_BENCH_ITERS`, and for
+//! the plain variant another network, `BURN_SNN_BENCH_SPEC` (e.g. F-MNIST's cpu-small
+//! `34x34x1-n8c3-p2-n16c3-p2-n32c3-10`) with `BURN_SNN_BENCH_INPUT_RATE` (default 0.01).
 
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use burn_snn::model::{SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig};
@@ -175,9 +180,11 @@ fn main() {
     }
 }
 
-/// Prints every layer's firing rate on `input` (an extra forward pass, outside the timing).
+/// Prints every layer's firing rate on `input` (an extra forward pass, outside the timing,
+/// without autodiff: a tracked pass would leave its graph alive until the next backward pass
+/// and add its size to the peak memory).
 fn print_rates(when: &str, model: &SpikingNetwork, input: &Tensor<5>) {
-    let (_, rates) = model.forward_with_rates(input.clone());
+    let (_, rates) = model.valid().forward_with_rates(input.clone().inner());
     let rates: Vec<String> = rates
         .to_vec()
         .iter()
