@@ -186,30 +186,37 @@ impl<F> OutPtr<F> {
     }
 }
 
-/// An output of `len` elements that the blocks write completely before it is read, so it is
-/// never zero-filled first (zero-filling was 10% of a training step, issue 12).
-struct Output<F> {
+/// An output of `len` elements that the kernels write completely before it is read, so it is
+/// never zero-filled first (zero-filling was 10% of a training step, issue 12). The CPU loops'
+/// one way to allocate an output.
+pub(crate) struct Output<F> {
     buf: Vec<F>,
     len: usize,
 }
 
 impl<F> Output<F> {
-    fn new(len: usize) -> Self {
+    pub(crate) fn new(len: usize) -> Self {
         Self {
             buf: Vec::with_capacity(len),
             len,
         }
     }
 
+    /// The `len` elements, not yet written.
+    pub(crate) fn slots(&mut self) -> &mut [MaybeUninit<F>] {
+        &mut self.buf.spare_capacity_mut()[..self.len]
+    }
+
     fn ptr(&mut self) -> OutPtr<F> {
-        OutPtr(self.buf.spare_capacity_mut().as_mut_ptr())
+        OutPtr(self.slots().as_mut_ptr())
     }
 
     /// The written buffer.
     ///
     /// # Safety
-    /// Every one of the `len` elements has been written through [`ptr`](Self::ptr).
-    unsafe fn assume_written(mut self) -> Vec<F> {
+    /// Every one of the `len` elements has been written (through [`slots`](Self::slots) or
+    /// [`ptr`](Self::ptr)).
+    pub(crate) unsafe fn assume_written(mut self) -> Vec<F> {
         // SAFETY: guaranteed by the caller; the capacity is `len`.
         unsafe { self.buf.set_len(self.len) };
         self.buf

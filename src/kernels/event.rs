@@ -13,7 +13,7 @@
 //! The dense convolution of the backend is the reference these loops are tested against
 //! (`tests/event_parity_*.rs`) and what the backends run above [`dense_above_density`].
 
-use super::cpu::Real;
+use super::cpu::{Output, Real};
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
@@ -179,8 +179,8 @@ pub fn unpack_bits<F: Real>(bits: &[u8], len: usize) -> Vec<F> {
         "unpack_bits: {len} values need {} bytes",
         len.div_ceil(8)
     );
-    let mut x = Vec::with_capacity(len);
-    x.spare_capacity_mut()[..len]
+    let mut x = Output::new(len);
+    x.slots()
         .par_chunks_mut(8 << 12)
         .zip(bits.par_chunks(1 << 12))
         .for_each(|(values, bytes)| {
@@ -192,8 +192,7 @@ pub fn unpack_bits<F: Real>(bits: &[u8], len: usize) -> Vec<F> {
         });
     // SAFETY: the chunks of 8 values cover all `len` values (one byte each, asserted above),
     // and every value is written.
-    unsafe { x.set_len(len) };
-    x
+    unsafe { x.assume_written() }
 }
 
 /// Frames per partial sum of the weight gradient (fixed, so that the summation order is).
@@ -331,23 +330,19 @@ pub fn conv2d<F: Real>(
     );
     let rows = weight_rows(weight, g);
     let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
-    let mut out = Vec::with_capacity(frames * fout);
     if fout == 0 {
-        return out;
+        return Vec::new();
     }
-    out.spare_capacity_mut()[..frames * fout]
-        .par_chunks_mut(fout)
-        .enumerate()
-        .for_each_init(
-            || vec![F::ZERO; pixels * co],
-            |acc, (f, out)| {
-                let frame = &x[f * fin..][..fin];
-                conv2d_frame(frame, &rows, g, acc, out, scale[f / frames_per_sample]);
-            },
-        );
+    let mut out = Output::new(frames * fout);
+    out.slots().par_chunks_mut(fout).enumerate().for_each_init(
+        || vec![F::ZERO; pixels * co],
+        |acc, (f, out)| {
+            let frame = &x[f * fin..][..fin];
+            conv2d_frame(frame, &rows, g, acc, out, scale[f / frames_per_sample]);
+        },
+    );
     // SAFETY: `conv2d_frame` writes every element of its frame.
-    unsafe { out.set_len(frames * fout) };
-    out
+    unsafe { out.assume_written() }
 }
 
 /// One frame of [`conv2d`]: the events into the channels-last `acc` (zero before and after),
@@ -456,7 +451,7 @@ pub fn conv2d_weight_grad<F: Real>(
             let end = ((run + 1) * FRAMES_PER_PARTIAL).min(frames);
             for f in run * FRAMES_PER_PARTIAL..end {
                 let frame = &x[f * fin..][..fin];
-                if frame.iter().all(|&v| v == F::ZERO) {
+                if is_zero(frame) {
                     continue;
                 }
                 let gf = &grad[f * fout..][..fout];

@@ -285,21 +285,24 @@ pub(crate) fn psp_moment<B: HostTensors + super::SnnBackend>(
     if pool > 1 {
         return super::psp_moment_of_tensors::<B>(x, tau_s, pool, per_sample);
     }
-    let dims = x.shape().to_vec();
-    let layout = TimeLayout::from_dims(&dims);
-    let groups = if per_sample { dims[0] } else { dims[2] };
-    let device = x.device();
+    fn typed<B: HostTensors, F: Real>(
+        x: FloatTensor<B>,
+        tau_s: f64,
+        per_sample: bool,
+    ) -> FloatTensor<B> {
+        let (dims, device) = (x.shape().to_vec(), x.device());
+        let groups = if per_sample { dims[0] } else { dims[2] };
+        let layout = TimeLayout::from_dims(&dims);
+        let m = B::with_host::<F, _>(x, |x| {
+            cpu::psp_moment(x, layout, tau_s, per_sample, dims[2])
+        });
+        B::from_host(m, &[groups], &device)
+    }
     let (x, dtype) = compute_dtype::<B>(x);
     let y = if dtype == DType::F64 {
-        let m = B::with_host::<f64, _>(x, |x| {
-            cpu::psp_moment(x, layout, tau_s, per_sample, dims[2])
-        });
-        B::from_host(m, &[groups], &device)
+        typed::<B, f64>(x, tau_s, per_sample)
     } else {
-        let m = B::with_host::<f32, _>(x, |x| {
-            cpu::psp_moment(x, layout, tau_s, per_sample, dims[2])
-        });
-        B::from_host(m, &[groups], &device)
+        typed::<B, f32>(x, tau_s, per_sample)
     };
     cast_back::<B>(y, dtype)
 }
@@ -317,27 +320,26 @@ pub(crate) fn psp_moment_backward<B: HostTensors + super::SnnBackend>(
     if pool > 1 {
         return super::psp_moment_backward_of_tensors::<B>(x, grad, tau_s, pool, per_sample);
     }
-    let dims = x.shape().to_vec();
-    let layout = TimeLayout::from_dims(&dims);
-    let device = x.device();
     fn typed<B: HostTensors, F: Real>(
         x: FloatTensor<B>,
         grad: FloatTensor<B>,
-        run: impl FnOnce(&[F], &[F]) -> Vec<F>,
-    ) -> Vec<F> {
-        B::with_host::<F, _>(x, |x| B::with_host::<F, _>(grad, |grad| run(x, grad)))
+        tau_s: f64,
+        per_sample: bool,
+    ) -> FloatTensor<B> {
+        let (dims, device) = (x.shape().to_vec(), x.device());
+        let layout = TimeLayout::from_dims(&dims);
+        let dx = B::with_host::<F, _>(x, |x| {
+            B::with_host::<F, _>(grad, |grad| {
+                cpu::psp_moment_backward(x, layout, tau_s, per_sample, dims[2], grad)
+            })
+        });
+        B::from_host(dx, &dims, &device)
     }
     let (x, dtype) = compute_dtype::<B>(x);
     let y = if dtype == DType::F64 {
-        let dx = typed::<B, f64>(x, grad, |x, g| {
-            cpu::psp_moment_backward(x, layout, tau_s, per_sample, dims[2], g)
-        });
-        B::from_host(dx, &dims, &device)
+        typed::<B, f64>(x, grad, tau_s, per_sample)
     } else {
-        let dx = typed::<B, f32>(x, grad, |x, g| {
-            cpu::psp_moment_backward(x, layout, tau_s, per_sample, dims[2], g)
-        });
-        B::from_host(dx, &dims, &device)
+        typed::<B, f32>(x, grad, tau_s, per_sample)
     };
     cast_back::<B>(y, dtype)
 }

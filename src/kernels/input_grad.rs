@@ -24,7 +24,7 @@
 //!
 //! [`Presynaptic::into_map`]: crate::synapse::Presynaptic::into_map
 
-use super::cpu::Real;
+use super::cpu::{Output, Real};
 use super::event::ConvGeometry;
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
@@ -76,9 +76,9 @@ pub fn conv2d_input_grad<F: Real>(
     if let Some(x) = x {
         assert_eq!(x.len(), frames * fin, "conv2d_input_grad: x length");
     }
-    let mut out = Vec::with_capacity(frames * fin);
+    let mut out = Output::new(frames * fin);
     let mut dots = vec![0.0f64; frames];
-    let dst = &mut out.spare_capacity_mut()[..frames * fin];
+    let dst = out.slots();
     let job = Job {
         grad,
         weight,
@@ -92,8 +92,8 @@ pub fn conv2d_input_grad<F: Real>(
     } else {
         job.per_frame(dst, &mut dots);
     }
-    // SAFETY: both paths write every element of `dst`, the first `frames·fin` of `out`.
-    unsafe { out.set_len(frames * fin) };
+    // SAFETY: both paths write every element of `dst`.
+    let out = unsafe { out.assume_written() };
     let sums = x.map(|_| {
         dots.chunks(frames_per_sample.max(1))
             .map(|d| F::from_f64(d.iter().sum()))

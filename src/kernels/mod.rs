@@ -137,10 +137,8 @@ pub trait EventBackend: SnnBackend {
         tau_s: f64,
         pool: usize,
         per_sample: bool,
-        _binary: bool,
-    ) -> FloatTensor<Self> {
-        psp_moment_of_tensors::<Self>(x, tau_s, pool, per_sample)
-    }
+        binary: bool,
+    ) -> FloatTensor<Self>;
 
     /// The gradient of [`psp_moment`](EventBackend::psp_moment) with respect to `x`, for the
     /// gradient `grad` (`[batch]` or `[channels]`) of its output: `εᵀ ∗ Poolᵀ(2a·grad[g] / n_g)`
@@ -151,9 +149,7 @@ pub trait EventBackend: SnnBackend {
         tau_s: f64,
         pool: usize,
         per_sample: bool,
-    ) -> FloatTensor<Self> {
-        psp_moment_backward_of_tensors::<Self>(x, grad, tau_s, pool, per_sample)
-    }
+    ) -> FloatTensor<Self>;
 
     /// The gradient of `Σ grad · event_conv2d(x, weight, scale)` with respect to `weight`
     /// (`weight` gives the shape only), event-driven like the forward pass. Not differentiable.
@@ -216,7 +212,7 @@ pub(crate) fn dense_input_grad<B: Backend>(
 }
 
 /// [`EventBackend::psp_moment`] from the backend's tensor operations: the PSP, its square,
-/// the mean.
+/// the mean (what the CPU backends run for pooled layers).
 pub(crate) fn psp_moment_of_tensors<B: SnnBackend>(
     x: FloatTensor<B>,
     tau_s: f64,
@@ -227,7 +223,8 @@ pub(crate) fn psp_moment_of_tensors<B: SnnBackend>(
     second_moment::<B>(B::float_mul(a.clone(), a), per_sample)
 }
 
-/// [`EventBackend::psp_moment_backward`] from the backend's tensor operations.
+/// [`EventBackend::psp_moment_backward`] from the backend's tensor operations (what the CPU
+/// backends run for pooled layers).
 pub(crate) fn psp_moment_backward_of_tensors<B: SnnBackend>(
     x: FloatTensor<B>,
     grad: FloatTensor<B>,
