@@ -1,8 +1,8 @@
 //! Event-driven vs dense convolution by input density: one Table 2 layer (32 → 32 channels,
 //! 3×3, 34×34, batch 10, T = 30) forward, and forward + backward (input and weight gradients,
 //! as in training), on the CPU, with the event loops forced at every density
-//! (`set_dense_above_density(1.0)`). The crossover is what
-//! `burn_snn::kernels::event::DENSE_ABOVE_DENSITY` is set from.
+//! (`EventConvOptions::with_dense_above(1.0)`). The crossover is what
+//! `burn_snn::kernels::DENSE_ABOVE_DENSITY` is set from.
 //!
 //! Run: `cargo bench --bench event_conv`
 
@@ -10,6 +10,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Tensor};
 use burn_snn::functional::conv2d_events;
+use burn_snn::kernels::EventConvOptions;
 use std::time::Instant;
 
 fn time(mut f: impl FnMut()) -> f64 {
@@ -26,7 +27,8 @@ fn time(mut f: impl FnMut()) -> f64 {
 fn main() {
     burn_snn::memory::keep_freed_memory();
     burn_snn::device::flush_denormals();
-    burn_snn::kernels::event::set_dense_above_density(1.0);
+    // The event loops at every density.
+    let forced = EventConvOptions::new(1, 1).with_dense_above(1.0);
     let (b, t, c, side) = (10, 30, 32, 34);
     let cpu = burn_snn::device::cpu();
     println!(
@@ -52,7 +54,7 @@ fn main() {
             let _ = y.into_data();
         });
         let events_fwd = time(|| {
-            let y = conv2d_events(x.clone(), w.clone(), ones.clone(), 1, 1, true);
+            let y = conv2d_events(x.clone(), w.clone(), ones.clone(), forced, true);
             let _ = y.into_data();
         });
         let ad = cpu.clone().autodiff();
@@ -73,7 +75,7 @@ fn main() {
         });
         let onesa = Tensor::<1>::ones([b], &ad);
         let events_train = time(|| {
-            let y = conv2d_events(xa.clone(), wa.clone(), onesa.clone(), 1, 1, true);
+            let y = conv2d_events(xa.clone(), wa.clone(), onesa.clone(), forced, true);
             let g = y.sum().backward();
             let _ = (
                 xa.grad(&g).unwrap().into_data(),

@@ -42,6 +42,7 @@ impl ConvNormConfig {
                 .with_stride(self.stride)
                 .with_weight_scale(settings.weight_scale)
                 .with_kernel(settings.synapse_kernel)
+                .with_dense_above_density(settings.dense_above_density)
                 .init(device),
             norm: settings.norm.membrane_kind(settings.num_steps).map(|kind| {
                 MembraneNormConfig::new(kind, self.channels[1])

@@ -1,5 +1,5 @@
 use super::PspNormKind;
-use crate::kernels::EventBackend;
+use crate::kernels::{EventBackend, EventConvOptions};
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::{Device, Tensor};
 
@@ -22,8 +22,9 @@ pub fn has_event_kernels(device: &Device) -> bool {
 /// The cost follows the nonzero inputs: on spike tensors (a few percent nonzero) it is a
 /// fraction of the dense convolution's, and the weight gradient is event-driven too; the input
 /// gradient is the dense transposed convolution. Above
-/// [`dense_above_density`](crate::kernels::event::dense_above_density) nonzeros the backend's
-/// dense convolution runs instead (same result). This is what lets a synapse convolve a layer's
+/// [`options.dense_above`](EventConvOptions::dense_above) nonzeros the backend's dense
+/// convolution runs instead (same result up to rounding), and the backward pass follows the
+/// path of the forward pass. This is what lets a synapse convolve a layer's
 /// spikes instead of their PSP (`conv(ε ∗ s) = ε ∗ conv(s)`, see
 /// [`Presynaptic`](crate::synapse::Presynaptic)).
 ///
@@ -40,6 +41,22 @@ pub fn has_event_kernels(device: &Device) -> bool {
 /// - output: `[batch, time, channels_out, height', width']`,
 ///   `height' = (height + 2·padding − k) / stride + 1`
 ///
+/// # Example
+///
+/// ```
+/// use burn::tensor::{Distribution, Tensor};
+/// use burn_snn::functional::conv2d_events;
+/// use burn_snn::kernels::EventConvOptions;
+///
+/// let device = burn_snn::device::cpu();
+/// let spikes = Tensor::<5>::random([2, 10, 4, 8, 8], Distribution::Bernoulli(0.05), &device);
+/// let weight = Tensor::<4>::random([6, 4, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+/// let scale = Tensor::<1>::ones([2], &device);
+/// // Same padding; the event loops up to 25% nonzeros (the default), dense above.
+/// let y = conv2d_events(spikes, weight, scale, EventConvOptions::new(1, 1), true);
+/// assert_eq!(y.dims(), [2, 10, 6, 8, 8]);
+/// ```
+///
 /// # Panics
 ///
 /// If `device` has no event kernels ([`has_event_kernels`]), the shapes disagree, the kernel
@@ -49,10 +66,12 @@ pub fn conv2d_events(
     x: Tensor<5>,
     weight: Tensor<4>,
     scale: Tensor<1>,
-    stride: usize,
-    padding: usize,
+    options: EventConvOptions,
     binary: bool,
 ) -> Tensor<5> {
+    let EventConvOptions {
+        stride, padding, ..
+    } = options;
     let dims = x.dims();
     let [co, ci, k, k2] = weight.dims();
     assert!(
@@ -80,8 +99,7 @@ pub fn conv2d_events(
         x.into_dispatch(),
         weight.into_dispatch(),
         scale.into_dispatch(),
-        stride,
-        padding,
+        options,
         binary,
     ))
 }
@@ -125,4 +143,42 @@ pub fn psp_moment<const D: usize>(
         kind == PspNormKind::Layer,
         binary,
     ))
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+    use crate::kernels::event_host::tests::paths;
+    use burn::tensor::Distribution;
+
+    /// Runs a forward and backward pass of one event-driven convolution of spikes of `density`
+    /// and returns how many of its two convolutions (forward, weight gradient) ran the event
+    /// loops and how many the dense convolution.
+    fn paths_taken(density: f64, dense_above: f64) -> (usize, usize) {
+        let device = crate::device::cpu().autodiff();
+        let x = Tensor::<5>::random([2, 6, 3, 9, 9], Distribution::Bernoulli(density), &device)
+            .require_grad();
+        let weight = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let scale = Tensor::<1>::ones([2], &device);
+        let options = EventConvOptions::new(1, 1).with_dense_above(dense_above);
+        let before = paths();
+        let y = conv2d_events(x, weight.clone(), scale, options, true);
+        let grads = y.sum().backward();
+        assert!(weight.grad(&grads).is_some());
+        let after = paths();
+        (after.0 - before.0, after.1 - before.1)
+    }
+
+    #[test]
+    fn sparse_inputs_run_the_event_loops_and_dense_inputs_the_dense_convolution() {
+        let default = crate::kernels::DENSE_ABOVE_DENSITY;
+        // Forward and weight gradient each run the event loops: a sparse input never takes the
+        // dense path silently.
+        assert_eq!(paths_taken(0.02, default), (2, 0));
+        assert_eq!(paths_taken(0.5, default), (0, 2));
+        // The setting forces either path, and the backward pass follows the forward pass.
+        assert_eq!(paths_taken(0.5, 1.0), (2, 0));
+        assert_eq!(paths_taken(0.02, -1.0), (0, 2));
+    }
 }

@@ -1,5 +1,5 @@
 use crate::SrmConfig;
-use crate::kernels::SnnBackend;
+use crate::kernels::{SnnBackend, SpikeParams};
 use burn::backend::Dispatch;
 use burn::tensor::Tensor;
 
@@ -33,10 +33,7 @@ pub fn spike<const D: usize>(v: Tensor<D>, cfg: &SrmConfig) -> Tensor<D> {
     check("spike", &v, cfg);
     Tensor::from_dispatch(<Dispatch as SnnBackend>::spike_fire(
         v.into_dispatch(),
-        cfg.theta,
-        cfg.tau_r,
-        cfg.alpha,
-        cfg.beta,
+        SpikeParams::from(cfg),
     ))
 }
 
@@ -59,13 +56,8 @@ pub fn spike_with_surrogate<const D: usize>(
     cfg: &SrmConfig,
 ) -> (Tensor<D>, Tensor<D>) {
     check("spike_with_surrogate", &v, cfg);
-    let (spikes, surrogate) = <Dispatch as SnnBackend>::spike_fire_surrogate(
-        v.into_dispatch(),
-        cfg.theta,
-        cfg.tau_r,
-        cfg.alpha,
-        cfg.beta,
-    );
+    let (spikes, surrogate) =
+        <Dispatch as SnnBackend>::spike_fire_surrogate(v.into_dispatch(), SpikeParams::from(cfg));
     (
         Tensor::from_dispatch(spikes),
         Tensor::from_dispatch(surrogate),

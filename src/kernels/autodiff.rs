@@ -6,7 +6,8 @@
 //!   writes `ρ(u[t])` beside the spikes, and the backward pass is one multiplication. No gradient
 //!   flows through the refractory feedback.
 
-use super::{EventBackend, SnnBackend};
+use super::{SnnBackend, SpikeParams};
+
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::{
     Autodiff,
@@ -14,8 +15,7 @@ use burn::backend::autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind, unary},
 };
-use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::tensor::{FloatDType, Shape};
+use burn::backend::tensor::FloatTensor;
 
 /// Backward of the PSP filter: the filter in the other time direction.
 #[derive(Debug)]
@@ -63,13 +63,7 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
         }
     }
 
-    fn spike_fire(
-        v: FloatTensor<Self>,
-        theta: f64,
-        tau_r: f64,
-        alpha: f64,
-        beta: f64,
-    ) -> FloatTensor<Self> {
+    fn spike_fire(v: FloatTensor<Self>, params: SpikeParams) -> FloatTensor<Self> {
         let (v, node) = v.into_parts();
         match SpikeBackward
             .prepare::<C>([node])
@@ -77,23 +71,20 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (spikes, surrogate) = B::spike_fire_surrogate(v, theta, tau_r, alpha, beta);
+                let (spikes, surrogate) = B::spike_fire_surrogate(v, params);
                 prep.finish(surrogate, spikes)
             }
             // Inference: the surrogate is never needed, so it is never computed.
-            OpsKind::UnTracked(prep) => prep.finish(B::spike_fire(v, theta, tau_r, alpha, beta)),
+            OpsKind::UnTracked(prep) => prep.finish(B::spike_fire(v, params)),
         }
     }
 
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
-        theta: f64,
-        tau_r: f64,
-        alpha: f64,
-        beta: f64,
+        params: SpikeParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (v, node) = v.into_parts();
-        let (spikes, surrogate) = B::spike_fire_surrogate(v, theta, tau_r, alpha, beta);
+        let (spikes, surrogate) = B::spike_fire_surrogate(v, params);
         let surrogate_out = FloatTensor::<Self>::new(surrogate.clone());
         let spikes = match SpikeBackward
             .prepare::<C>([node])
@@ -107,211 +98,131 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
     }
 }
 
-/// A tensor kept for a backward pass: as it is, or, when it holds only 0 and 1 (spikes), as
-/// bits ([`EventBackend::pack_spikes`]) with its shape and float type.
-#[derive(Clone, Debug)]
-enum Kept<B: EventBackend> {
-    Float(FloatTensor<B>),
-    Bits(IntTensor<B>, Shape, FloatDType),
-}
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+mod events {
+    //! [`EventBackend`] for autodiff over the CPU backends.
 
-impl<B: EventBackend> Kept<B> {
-    fn new(x: FloatTensor<B>, binary: bool) -> Self {
-        if binary {
-            let (shape, dtype) = (x.shape(), x.dtype());
-            Self::Bits(B::pack_spikes(x), shape, dtype.into())
-        } else {
-            Self::Float(x)
-        }
-    }
+    use super::*;
+    use crate::kernels::event_host::{self, Kept};
+    use crate::kernels::host::CpuHost;
+    use crate::kernels::{EventBackend, EventConvOptions};
 
-    fn restore(self) -> FloatTensor<B> {
-        match self {
-            Self::Float(x) => x,
-            Self::Bits(bits, shape, dtype) => B::unpack_spikes(bits, shape, dtype),
-        }
-    }
-}
+    /// Backward of the event-driven convolution `y[b, t] = scale[b]·conv2d(x[b, t], W)`:
+    ///
+    /// - `∂L/∂x[b] = scale[b]·conv2dᵀ(δ[b], W)`: the dense transposed convolution (the output
+    ///   gradient is dense);
+    /// - `∂L/∂W = Σ_b scale[b]·correlate(x[b], δ[b])`: event-driven (reading the kept spikes as
+    ///   bits) where the forward pass ran the event loops;
+    /// - `∂L/∂scale[b] = Σ x[b]·conv2dᵀ(δ[b], W)`.
+    ///
+    /// Keeps the input (as bits for spikes), the weight, the scale and the options with the path
+    /// the forward pass took.
+    #[derive(Debug)]
+    struct EventConvBackward;
 
-/// Backward of the event-driven convolution `y[b, t] = scale[b]·conv2d(x[b, t], W)`:
-///
-/// - `∂L/∂x[b] = scale[b]·conv2dᵀ(δ[b], W)`: the dense transposed convolution (the output
-///   gradient is dense);
-/// - `∂L/∂W = Σ_b scale[b]·correlate(x[b], δ[b])`: event-driven, from the kept input;
-/// - `∂L/∂scale[b] = Σ x[b]·conv2dᵀ(δ[b], W)`.
-///
-/// Keeps the input (as bits for spikes), the weight and the scale of the forward call.
-#[derive(Debug)]
-struct EventConvBackward;
+    impl<B: EventBackend + CpuHost> Backward<B, 3> for EventConvBackward {
+        /// `(x, weight, scale, options)`.
+        type State = (Kept<B>, FloatTensor<B>, FloatTensor<B>, EventConvOptions);
 
-impl<B: EventBackend> Backward<B, 3> for EventConvBackward {
-    /// `(x, weight, scale, stride, padding)`.
-    type State = (Kept<B>, FloatTensor<B>, FloatTensor<B>, usize, usize);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_weight, node_scale] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x, weight, scale, stride, padding) = ops.state;
-        let x = x.restore();
-        if node_x.is_some() || node_scale.is_some() {
-            let (x_grad, scale_grad) = B::event_conv2d_input_grad(
-                x.clone(),
-                weight.clone(),
-                grad.clone(),
-                scale.clone(),
-                stride,
-                padding,
-                node_scale.is_some(),
-            );
-            if let Some(node) = node_scale {
-                grads.register::<B>(node.id, scale_grad);
+        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [node_x, node_weight, node_scale] = ops.parents;
+            let grad = grads.consume::<B>(&ops.node);
+            let (x, weight, scale, options) = ops.state;
+            if node_x.is_some() || node_scale.is_some() {
+                let dims: [usize; 5] = match &x {
+                    Kept::Float(x) => x.shape().dims(),
+                    Kept::Bits { shape, .. } => shape.dims(),
+                };
+                let (x_grad, scale_grad) = event_host::conv2d_input_grad::<B>(
+                    node_scale.is_some().then(|| x.clone()),
+                    dims,
+                    weight.clone(),
+                    grad.clone(),
+                    scale.clone(),
+                    options,
+                );
+                if let Some(node) = node_scale {
+                    grads.register::<B>(node.id, scale_grad);
+                }
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, x_grad);
+                }
             }
-            if let Some(node) = node_x {
-                grads.register::<B>(node.id, x_grad);
+            if let Some(node) = node_weight {
+                let weight_grad =
+                    event_host::conv2d_weight_grad::<B>(x, weight, grad, scale, options);
+                grads.register::<B>(node.id, weight_grad);
             }
         }
-        if let Some(node) = node_weight {
-            let weight_grad = B::event_conv2d_weight_grad(x, weight, grad, scale, stride, padding);
-            grads.register::<B>(node.id, weight_grad);
-        }
     }
-}
 
-/// Backward of the pooled PSP's second moment `m[g] = mean_g(a²)`, `a = Pool(ε ∗ x)`:
-/// `∂L/∂x = εᵀ ∗ Poolᵀ(2a·∂L/∂m[g] / n_g)`, with `a` recomputed from the kept input.
-#[derive(Debug)]
-struct PspMomentBackward;
+    /// Backward of the pooled PSP's second moment `m[g] = mean_g(a²)`, `a = Pool(ε ∗ x)`:
+    /// `∂L/∂x = εᵀ ∗ Poolᵀ(2a·∂L/∂m[g] / n_g)`, with `a` recomputed from the kept input.
+    #[derive(Debug)]
+    struct PspMomentBackward;
 
-impl<B: EventBackend> Backward<B, 1> for PspMomentBackward {
-    /// `(x, τs, pool, per_sample)`.
-    type State = (Kept<B>, f64, usize, bool);
+    impl<B: EventBackend + CpuHost> Backward<B, 1> for PspMomentBackward {
+        /// `(x, τs, pool, per_sample)`.
+        type State = (Kept<B>, f64, usize, bool);
 
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (x, tau_s, pool, per_sample) = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::psp_moment_backward(x.restore(), grad, tau_s, pool, per_sample)
-        });
-    }
-}
-
-impl<B: EventBackend, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
-    fn event_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        stride: usize,
-        padding: usize,
-        binary: bool,
-    ) -> FloatTensor<Self> {
-        let (x, node_x) = x.into_parts();
-        let (weight, node_weight) = weight.into_parts();
-        let (scale, node_scale) = scale.into_parts();
-        let y = B::event_conv2d(
-            x.clone(),
-            weight.clone(),
-            scale.clone(),
-            stride,
-            padding,
-            binary,
-        );
-        match EventConvBackward
-            .prepare::<C>([node_x, node_weight, node_scale])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let kept = Kept::new(x, binary);
-                prep.finish((kept, weight, scale, stride, padding), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(y),
+        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let (x, tau_s, pool, per_sample) = ops.state;
+            unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                event_host::psp_moment_backward::<B>(x, grad, tau_s, pool, per_sample)
+            });
         }
     }
 
-    fn event_conv2d_weight_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        stride: usize,
-        padding: usize,
-    ) -> FloatTensor<Self> {
-        let weight_grad = B::event_conv2d_weight_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            grad.into_primitive(),
-            scale.into_primitive(),
-            stride,
-            padding,
-        );
-        FloatTensor::<Self>::new(weight_grad)
-    }
-
-    fn event_conv2d_input_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        stride: usize,
-        padding: usize,
-        scale_grad: bool,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (x_grad, sums) = B::event_conv2d_input_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            grad.into_primitive(),
-            scale.into_primitive(),
-            stride,
-            padding,
-            scale_grad,
-        );
-        (
-            FloatTensor::<Self>::new(x_grad),
-            FloatTensor::<Self>::new(sums),
-        )
-    }
-
-    fn psp_moment_backward(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        tau_s: f64,
-        pool: usize,
-        per_sample: bool,
-    ) -> FloatTensor<Self> {
-        FloatTensor::<Self>::new(B::psp_moment_backward(
-            x.into_primitive(),
-            grad.into_primitive(),
-            tau_s,
-            pool,
-            per_sample,
-        ))
-    }
-
-    fn pack_spikes(x: FloatTensor<Self>) -> IntTensor<Self> {
-        B::pack_spikes(x.into_primitive())
-    }
-
-    fn unpack_spikes(bits: IntTensor<Self>, shape: Shape, dtype: FloatDType) -> FloatTensor<Self> {
-        FloatTensor::<Self>::new(B::unpack_spikes(bits, shape, dtype))
-    }
-
-    fn psp_moment(
-        x: FloatTensor<Self>,
-        tau_s: f64,
-        pool: usize,
-        per_sample: bool,
-        binary: bool,
-    ) -> FloatTensor<Self> {
-        let (x, node) = x.into_parts();
-        let m = B::psp_moment(x.clone(), tau_s, pool, per_sample, binary);
-        match PspMomentBackward
-            .prepare::<C>([node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                prep.finish((Kept::new(x, binary), tau_s, pool, per_sample), m)
+    // `CpuHost` is crate-private: only the crate's CPU backends implement it, and `Autodiff` over
+    // them is what the extension dispatches to.
+    #[allow(private_bounds)]
+    impl<B: EventBackend + CpuHost, C: CheckpointStrategy> EventBackend for Autodiff<B, C> {
+        fn event_conv2d(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            scale: FloatTensor<Self>,
+            options: EventConvOptions,
+            binary: bool,
+        ) -> FloatTensor<Self> {
+            let (x, node_x) = x.into_parts();
+            let (weight, node_weight) = weight.into_parts();
+            let (scale, node_scale) = scale.into_parts();
+            // The path is decided once, here, and the backward pass runs the same one.
+            let events = options.runs_events(|| event_host::density::<B>(&x));
+            let options = options.decided(events);
+            let y = B::event_conv2d(x.clone(), weight.clone(), scale.clone(), options, binary);
+            match EventConvBackward
+                .prepare::<C>([node_x, node_weight, node_scale])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let kept = Kept::keep(x, binary);
+                    prep.finish((kept, weight, scale, options), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(y),
             }
-            OpsKind::UnTracked(prep) => prep.finish(m),
+        }
+
+        fn psp_moment(
+            x: FloatTensor<Self>,
+            tau_s: f64,
+            pool: usize,
+            per_sample: bool,
+            binary: bool,
+        ) -> FloatTensor<Self> {
+            let (x, node) = x.into_parts();
+            let m = B::psp_moment(x.clone(), tau_s, pool, per_sample, binary);
+            match PspMomentBackward
+                .prepare::<C>([node])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    prep.finish((Kept::keep(x, binary), tau_s, pool, per_sample), m)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(m),
+            }
         }
     }
 }

@@ -7,6 +7,8 @@
 //! so every element is read once and written once and the inner loop vectorizes. Blocks are
 //! independent and run in parallel on rayon's pool when the tensor is large.
 
+use super::SpikeParams;
+use super::source::Source;
 use core::mem::MaybeUninit;
 use core::ops::{Add, Mul, Neg, Sub};
 use rayon::prelude::*;
@@ -293,7 +295,7 @@ pub fn psp_moment<F: Real>(
     per_sample: bool,
     channels: usize,
 ) -> Vec<F> {
-    let groups = Groups::new(x, layout, per_sample, channels);
+    let groups = Groups::new(x.len(), layout, per_sample, channels);
     let mut sums = Output::new(layout.batch * layout.neurons);
     let psp = AlphaPsp::<F>::new(tau_s);
     let out = sums.ptr();
@@ -352,9 +354,9 @@ struct Groups {
 impl Groups {
     /// # Panics
     /// If `x` does not match `layout` or the neurons are not `channels` equal runs.
-    fn new<F>(x: &[F], layout: TimeLayout, per_sample: bool, channels: usize) -> Self {
+    fn new(len: usize, layout: TimeLayout, per_sample: bool, channels: usize) -> Self {
         assert_eq!(
-            x.len(),
+            len,
             layout.len(),
             "psp_moment: buffer does not match {layout:?}"
         );
@@ -393,15 +395,15 @@ impl Groups {
 /// recomputes its `a` into the output, scaled, and runs the adjoint filter over it in place,
 /// while the block's rows are still in cache (the tensor path writes `a`, multiplies, and
 /// filters again, three passes over memory).
-pub fn psp_moment_backward<F: Real>(
-    x: &[F],
+pub(crate) fn psp_moment_backward<F: Real>(
+    x: Source<'_, F>,
     layout: TimeLayout,
     tau_s: f64,
     per_sample: bool,
     channels: usize,
     grad: &[F],
 ) -> Vec<F> {
-    let groups = Groups::new(x, layout, per_sample, channels);
+    let groups = Groups::new(x.len(), layout, per_sample, channels);
     assert_eq!(
         grad.len(),
         groups.len(),
@@ -422,10 +424,15 @@ pub fn psp_moment_backward<F: Real>(
         }
         let mut w = [F::ZERO; BLOCK];
         let mut z = [F::ZERO; BLOCK];
-        let (w, z) = (&mut w[..block.len], &mut z[..block.len]);
+        let mut row = [F::ZERO; BLOCK];
+        let (w, z, row) = (
+            &mut w[..block.len],
+            &mut z[..block.len],
+            &mut row[..block.len],
+        );
         for t in 0..layout.time {
             let offset = block.offset(&layout, t);
-            let xs = &x[offset..offset + block.len];
+            let xs = x.row(offset, row);
             // SAFETY: in bounds (same range as `xs`), and only this block touches it.
             let ys = unsafe { out.slice(offset, block.len) };
             for ((((y, &x), w), z), &f) in ys
@@ -518,19 +525,6 @@ impl CpuKernel<2> for SpikeKernel<true> {
         let (spikes, surrogate) = spike_fire::<F, true>(input, layout, self.0);
         [spikes, surrogate]
     }
-}
-
-/// Parameters of [`spike_fire`].
-#[derive(Clone, Copy, Debug)]
-pub struct SpikeParams {
-    /// Threshold θ.
-    pub theta: f64,
-    /// Refractory time constant τr (steps).
-    pub tau_r: f64,
-    /// Surrogate scale α (ρ peaks at 1/α).
-    pub alpha: f64,
-    /// Surrogate width β.
-    pub beta: f64,
 }
 
 /// Spike generation with the refractory response for a contiguous `[B, T, N]` buffer; see
@@ -652,7 +646,7 @@ mod tests {
         for per_sample in [true, false] {
             let groups = if per_sample { 2 } else { 3 };
             let grad: Vec<f64> = (0..groups).map(|g| 0.7 - 1.3 * g as f64).collect();
-            let dx = psp_moment_backward(&x, layout, 3.0, per_sample, 3, &grad);
+            let dx = psp_moment_backward(Source::Values(&x), layout, 3.0, per_sample, 3, &grad);
             let loss = |x: &[f64]| -> f64 {
                 psp_moment(x, layout, 3.0, per_sample, 3)
                     .iter()
@@ -672,6 +666,38 @@ mod tests {
                     dx[i]
                 );
             }
+        }
+    }
+
+    /// Spikes given as bits: the same gradient as the same spikes given as floats.
+    #[test]
+    fn psp_moment_backward_reads_bits_like_values() {
+        let layout = TimeLayout {
+            batch: 3,
+            time: 9,
+            neurons: 2 * 300 + 2 * 7,
+        };
+        let x: Vec<f32> = (0..layout.len())
+            .map(|i| f32::from(u8::from((i * 7919) % 23 == 0)))
+            .collect();
+        let bits = crate::kernels::event::pack_bits(&x);
+        for per_sample in [true, false] {
+            let grad: Vec<f32> = if per_sample {
+                vec![0.3, -1.0, 2.0]
+            } else {
+                vec![0.5, -0.25]
+            };
+            let from_values =
+                psp_moment_backward(Source::Values(&x), layout, 5.0, per_sample, 2, &grad);
+            let from_bits = psp_moment_backward(
+                Source::bits(&bits, x.len()),
+                layout,
+                5.0,
+                per_sample,
+                2,
+                &grad,
+            );
+            assert_eq!(from_values, from_bits, "per_sample {per_sample}");
         }
     }
 

@@ -11,51 +11,15 @@
 //! `neurons × channels_in × k² × channels_out`. Frames run in parallel on rayon's pool.
 //!
 //! The dense convolution of the backend is the reference these loops are tested against
-//! (`tests/event_parity_*.rs`) and what the backends run above [`dense_above_density`].
+//! (`tests/event_parity_*.rs`) and what the backends run above a density threshold
+//! ([`EventConvOptions::dense_above`](super::EventConvOptions::dense_above)). The loops read
+//! their input through [`Source`]: float values, or the spikes as bits (what the backward pass
+//! keeps).
 
 use super::cpu::{Output, Real};
+use super::source::Source;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
-
-/// Input density (fraction of nonzero inputs) above which the CPU backends run their dense
-/// convolution instead of the event loops, by default.
-///
-/// Measured with `cargo bench --bench event_conv` on a 2-core x86-64 machine (README, issue 12).
-pub const DENSE_ABOVE_DENSITY: f64 = 0.25;
-
-/// The threshold in use, as `f64` bits (`DENSE_ABOVE_DENSITY` until changed).
-static THRESHOLD: AtomicU64 = AtomicU64::new(0);
-
-/// The density above which the CPU backends run the dense convolution (see
-/// [`DENSE_ABOVE_DENSITY`]).
-pub fn dense_above_density() -> f64 {
-    match THRESHOLD.load(Ordering::Relaxed) {
-        0 => DENSE_ABOVE_DENSITY,
-        bits => f64::from_bits(bits),
-    }
-}
-
-/// Changes the density above which the CPU backends run the dense convolution, for the whole
-/// process (e.g. `1.0`: always the event loops; `0.0`: only for all-zero inputs), for
-/// measurements on another machine. The result does not change beyond rounding.
-///
-/// # Panics
-///
-/// If `density` is not within `[0, 1]`.
-pub fn set_dense_above_density(density: f64) {
-    assert!(
-        (0.0..=1.0).contains(&density),
-        "set_dense_above_density: expected a density within [0, 1], got {density}"
-    );
-    // 0.0 has bits 0, which means "default": store the next value up instead.
-    let density = if density == 0.0 {
-        f64::MIN_POSITIVE
-    } else {
-        density
-    };
-    THRESHOLD.store(density.to_bits(), Ordering::Relaxed);
-}
 
 /// The geometry of a square-kernel convolution with symmetric zero padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +106,24 @@ pub fn estimate_density<F: Real>(x: &[F]) -> f64 {
     nonzero as f64 / len as f64
 }
 
+/// The density of a [`Source`]: [`estimate_density`] of values, the exact count of set bits of
+/// spikes (a popcount per byte: cheaper than sampling the floats).
+pub(crate) fn source_density<F: Real>(x: Source<'_, F>) -> f64 {
+    match x {
+        Source::Values(v) => estimate_density(v),
+        Source::Bits { bits, len } => {
+            if len == 0 {
+                return 0.0;
+            }
+            let ones: u64 = bits
+                .par_chunks(1 << 14)
+                .map(|c| c.iter().map(|b| u64::from(b.count_ones())).sum::<u64>())
+                .sum();
+            ones as f64 / len as f64
+        }
+    }
+}
+
 /// The row of a tap in the weights' event layout `[ci, k, k, co]` with `kx` reversed: for a
 /// stride of 1, the taps `kx = k−1, …, 0` of one input reach the output pixels `x + p − k + 1,
 /// …, x + p` in order, so a run of neighbouring taps is one contiguous stretch of rows against
@@ -210,13 +192,14 @@ fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
     rows
 }
 
-/// Calls `f(row, pixel, run, value)` for every nonzero input `value` of one frame: the `run`
-/// weight rows from `row` on (event layout, see [`tap_row`]) meet the `run` channels-last
-/// output pixels from `pixel` on. With stride 1 a run covers all valid `kx` of one `ky`;
-/// otherwise every tap is its own run.
+/// Calls `f(row, pixel, run, value)` for every nonzero input `value` of the frame at `offset`
+/// of `x`: the `run` weight rows from `row` on (event layout, see [`tap_row`]) meet the `run`
+/// channels-last output pixels from `pixel` on. With stride 1 a run covers all valid `kx` of
+/// one `ky`; otherwise every tap is its own run.
 #[inline(always)]
 fn for_each_event<F: Real>(
-    frame: &[F],
+    x: &Source<'_, F>,
+    offset: usize,
     g: &ConvGeometry,
     mut f: impl FnMut(usize, usize, usize, F),
 ) {
@@ -226,17 +209,12 @@ fn for_each_event<F: Real>(
     let mut events: Vec<(usize, F)> = Vec::with_capacity(w);
     for c in 0..g.channels_in {
         for y in 0..h {
-            let row = &frame[(c * h + y) * w..][..w];
-            if is_zero(row) {
+            let start = offset + (c * h + y) * w;
+            if x.is_zero(start, w) {
                 continue;
             }
             events.clear();
-            events.extend(
-                row.iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != F::ZERO)
-                    .map(|(x, &v)| (x, v)),
-            );
+            x.for_each_nonzero(start, w, |i, v| events.push((i, v)));
             for ky in 0..k {
                 let Some(oy) = g.target(y, ky, ho) else {
                     continue;
@@ -267,18 +245,12 @@ fn for_each_event<F: Real>(
     }
 }
 
-/// Whether every value of `row` is ±0: an OR over the bits without the sign bit, with no early
-/// exit, so that it vectorizes (most rows of a spike map are silent).
-#[inline(always)]
-fn is_zero<F: Real>(row: &[F]) -> bool {
-    row.iter().fold(0, |acc, v| acc | v.magnitude_bits()) == 0
-}
-
 /// One frame of [`conv2d_weight_grad`]: the frame's output gradient `grad` (`[co, pixels]`)
 /// channels-last into `grad_t`, then every event adds `scale·value·grad_t[pixels]` to its rows.
 #[inline(never)]
 fn weight_grad_frame<F: Real>(
-    frame: &[F],
+    x: &Source<'_, F>,
+    offset: usize,
     grad: &[F],
     g: &ConvGeometry,
     grad_t: &mut [F],
@@ -288,7 +260,7 @@ fn weight_grad_frame<F: Real>(
     let co = g.channels_out;
     let pixels = grad.len() / co;
     transpose(grad, grad_t, pixels, F::ONE);
-    for_each_event(frame, g, |row, pixel, run, value| {
+    for_each_event(x, offset, g, |row, pixel, run, value| {
         let len = run * co;
         axpy(
             &mut rows[row * co..][..len],
@@ -312,8 +284,8 @@ fn axpy<F: Real>(acc: &mut [F], value: F, row: &[F]) {
 /// - `weight`: `[channels_out, channels_in, k, k]`
 /// - `scale`: one factor per sample (`frames / frames_per_sample` of them)
 /// - returns `[frames, channels_out, height', width']`
-pub fn conv2d<F: Real>(
-    x: &[F],
+pub(crate) fn conv2d<F: Real>(
+    x: Source<'_, F>,
     weight: &[F],
     scale: &[F],
     frames_per_sample: usize,
@@ -337,8 +309,15 @@ pub fn conv2d<F: Real>(
     out.slots().par_chunks_mut(fout).enumerate().for_each_init(
         || vec![F::ZERO; pixels * co],
         |acc, (f, out)| {
-            let frame = &x[f * fin..][..fin];
-            conv2d_frame(frame, &rows, g, acc, out, scale[f / frames_per_sample]);
+            conv2d_frame(
+                &x,
+                f * fin,
+                &rows,
+                g,
+                acc,
+                out,
+                scale[f / frames_per_sample],
+            );
         },
     );
     // SAFETY: `conv2d_frame` writes every element of its frame.
@@ -350,7 +329,8 @@ pub fn conv2d<F: Real>(
 /// of `out`.
 #[inline(never)]
 fn conv2d_frame<F: Real>(
-    frame: &[F],
+    x: &Source<'_, F>,
+    offset: usize,
     rows: &[F],
     g: &ConvGeometry,
     acc: &mut [F],
@@ -359,7 +339,7 @@ fn conv2d_frame<F: Real>(
 ) {
     let co = g.channels_out;
     let mut any = false;
-    for_each_event(frame, g, |row, pixel, run, value| {
+    for_each_event(x, offset, g, |row, pixel, run, value| {
         any = true;
         let len = run * co;
         axpy(
@@ -418,8 +398,8 @@ impl<F: Real> Slot<F> for MaybeUninit<F> {
 /// - `x`: `[frames, channels_in, height, width]`
 /// - `grad`: `[frames, channels_out, height', width']`
 /// - returns `[channels_out, channels_in, k, k]`
-pub fn conv2d_weight_grad<F: Real>(
-    x: &[F],
+pub(crate) fn conv2d_weight_grad<F: Real>(
+    x: Source<'_, F>,
     grad: &[F],
     scale: &[F],
     frames_per_sample: usize,
@@ -450,13 +430,12 @@ pub fn conv2d_weight_grad<F: Real>(
             let mut grad_t = vec![F::ZERO; pixels * co];
             let end = ((run + 1) * FRAMES_PER_PARTIAL).min(frames);
             for f in run * FRAMES_PER_PARTIAL..end {
-                let frame = &x[f * fin..][..fin];
-                if is_zero(frame) {
+                if x.is_zero(f * fin, fin) {
                     continue;
                 }
                 let gf = &grad[f * fout..][..fout];
                 let s = scale[f / frames_per_sample];
-                weight_grad_frame(frame, gf, g, &mut grad_t, &mut rows, s);
+                weight_grad_frame(&x, f * fin, gf, g, &mut grad_t, &mut rows, s);
             }
             rows
         })
@@ -561,7 +540,7 @@ pub(crate) mod tests {
                 .collect();
             let weight = pseudo_random(g.weight_len(), 2);
             let scale = [0.5, 2.0];
-            let y = conv2d(&x, &weight, &scale, 2, &g);
+            let y = conv2d(Source::Values(&x), &weight, &scale, 2, &g);
             let want = direct(&x, &weight, frames, &g);
             let fout = g.frame_out();
             for (i, (a, b)) in y.iter().zip(&want).enumerate() {
@@ -575,7 +554,7 @@ pub(crate) mod tests {
             // <conv(x), r> = <x, ·> is linear in W: the weight gradient of Σ r·y is
             // ∂/∂W Σ r·conv(x, W), checked against the direct convolution with unit weights.
             let r = pseudo_random(frames * fout, 3);
-            let grad = conv2d_weight_grad(&x, &r, &scale, 2, &g);
+            let grad = conv2d_weight_grad(Source::Values(&x), &r, &scale, 2, &g);
             for (idx, &gw) in grad.iter().enumerate() {
                 let mut unit = vec![0.0; g.weight_len()];
                 unit[idx] = 1.0;
@@ -588,6 +567,51 @@ pub(crate) mod tests {
                     .sum();
                 assert!((gw - want).abs() < 1e-12, "weight {idx}: {gw} vs {want}");
             }
+        }
+    }
+
+    /// Spikes read as bits give what the same spikes give as floats, bit for bit (the same
+    /// events in the same order).
+    #[test]
+    fn bits_give_what_the_values_give() {
+        for (stride, kernel, padding, h, w) in [(1, 3, 1, 9, 11), (2, 3, 1, 8, 8), (1, 1, 0, 1, 1)]
+        {
+            let g = ConvGeometry {
+                channels_in: 5,
+                channels_out: 3,
+                height: h,
+                width: w,
+                kernel,
+                stride,
+                padding,
+            };
+            let frames = 6;
+            let x: Vec<f32> = pseudo_random(frames * g.frame_in(), 4)
+                .into_iter()
+                .map(|v| if v > 0.7 { 1.0 } else { 0.0 })
+                .collect();
+            assert!(x.contains(&1.0));
+            let bits = pack_bits(&x);
+            let weight: Vec<f32> = pseudo_random(g.weight_len(), 5)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            let scale = [0.5f32, 2.0, 1.5];
+            let values = Source::Values(&x);
+            let packed = Source::bits(&bits, x.len());
+            assert_eq!(
+                conv2d(values, &weight, &scale, 2, &g),
+                conv2d(packed, &weight, &scale, 2, &g)
+            );
+            let r: Vec<f32> = pseudo_random(frames * g.frame_out(), 6)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            assert_eq!(
+                conv2d_weight_grad(values, &r, &scale, 2, &g),
+                conv2d_weight_grad(packed, &r, &scale, 2, &g)
+            );
+            assert_eq!(source_density(values), source_density(packed));
         }
     }
 

@@ -26,12 +26,13 @@
 
 use super::cpu::{Output, Real};
 use super::event::ConvGeometry;
+use super::source::Source;
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
 
 /// Whether [`conv2d_input_grad`] computes the input gradient of convolutions of geometry `g`:
 /// stride 1 and padding below the kernel size.
-pub fn supports(g: &ConvGeometry) -> bool {
+pub(crate) fn supports(g: &ConvGeometry) -> bool {
     g.stride == 1 && g.padding < g.kernel
 }
 
@@ -48,11 +49,11 @@ pub fn supports(g: &ConvGeometry) -> bool {
 /// # Panics
 ///
 /// If `g` is not [supported](supports) or the lengths disagree with `g`.
-pub fn conv2d_input_grad<F: Real>(
+pub(crate) fn conv2d_input_grad<F: Real>(
     grad: &[F],
     weight: &[F],
     scale: &[F],
-    x: Option<&[F]>,
+    x: Option<Source<'_, F>>,
     frames_per_sample: usize,
     g: &ConvGeometry,
 ) -> (Vec<F>, Option<Vec<F>>) {
@@ -117,7 +118,7 @@ struct Job<'a, F> {
     grad: &'a [F],
     weight: &'a [F],
     scale: &'a [F],
-    x: Option<&'a [F]>,
+    x: Option<Source<'a, F>>,
     frames_per_sample: usize,
     g: &'a ConvGeometry,
 }
@@ -179,7 +180,6 @@ impl<F: Real> Job<'_, F> {
                     }
                     matmul(&mut s.product, &lhs, &s.columns, ci, depth, len);
                     let factor = scale[f / frames_per_sample];
-                    let frame = x.map(|x| &x[f * fin..][..fin]);
                     let mut sum = 0.0f64;
                     for c in 0..ci {
                         for y in 0..h {
@@ -188,8 +188,8 @@ impl<F: Real> Job<'_, F> {
                             for (d, &v) in out[at..at + w].iter_mut().zip(src) {
                                 d.write(factor * v);
                             }
-                            if let Some(frame) = frame {
-                                sum += dot(&frame[at..at + w], src);
+                            if let Some(x) = &x {
+                                sum += x.dot(f * fin + at, src);
                             }
                         }
                     }
@@ -220,23 +220,14 @@ impl<F: Real> Job<'_, F> {
                 // before anything reads it (`read_dst` is false).
                 let out: &mut [F] = unsafe { &mut *(out as *mut [MaybeUninit<F>] as *mut [F]) };
                 matmul(out, delta, weight, t, co, ci);
-                if let Some(x) = x {
-                    dots[0] = dot(&x[b * t * ci..][..t * ci], out);
+                if let Some(x) = &x {
+                    dots[0] = x.dot(b * t * ci, out);
                 }
                 for v in out.iter_mut() {
                     *v = scale[b] * *v;
                 }
             });
     }
-}
-
-/// `Σ a·b` accumulated in `f64` (the scale gradient of a whole sample).
-fn dot<F: Real>(a: &[F], b: &[F]) -> f64 {
-    a.iter()
-        .zip(b)
-        .filter(|(a, _)| **a != F::ZERO)
-        .map(|(&a, &b)| (a * b).to_f64())
-        .sum()
 }
 
 /// `out = lhs · rhs` for row-major `lhs` `[m, depth]`, `rhs` `[depth, n]`, `out` `[m, n]`.
@@ -343,7 +334,14 @@ mod tests {
                 .map(|v| if v > 0.2 { 1.0 } else { 0.0 })
                 .collect();
             let scale = [0.5, 3.0];
-            let (dx, sums) = conv2d_input_grad(&r, &weight, &scale, Some(&x), per_sample, &g);
+            let (dx, sums) = conv2d_input_grad(
+                &r,
+                &weight,
+                &scale,
+                Some(Source::Values(&x)),
+                per_sample,
+                &g,
+            );
             let want = scatter(&r, &weight, frames, &g);
             let fin = g.frame_in();
             for (i, (a, b)) in dx.iter().zip(&want).enumerate() {

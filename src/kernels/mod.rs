@@ -1,43 +1,141 @@
 //! Backend implementations of the temporal operations.
 //!
-//! [`SnnBackend`] is a Burn backend extension: one trait, implemented by every backend the
-//! crate supports, reached from [`Tensor`](burn::tensor::Tensor) through Burn's `Dispatch`.
+//! Two Burn backend extensions, reached from [`Tensor`](burn::tensor::Tensor) through Burn's
+//! `Dispatch` by the functions of [`crate::functional`]:
+//!
+//! - [`SnnBackend`]: the neuron's temporal operations (PSP filter, spike generation), on every
+//!   backend the crate supports;
+//! - [`EventBackend`]: the event-driven synapse and the PSP statistic computed from spikes, on
+//!   the CPU backends (and autodiff over them).
 //!
 //! | backend | implementation |
 //! |---|---|
-//! | Flex (feature `flex`) | `cpu` loops on the tensor's own storage, parallel over neurons |
-//! | NdArray (feature `ndarray`) | the same `cpu` loops, through `TensorData` |
+//! | Flex (feature `flex`), NdArray (feature `ndarray`) | the `cpu`, `event` and `input_grad` loops on host memory, through the one host path `host` |
 //! | CubeCL: wgpu (feature `wgpu`) and CUDA (feature `cuda`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!
-//! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested against.
+//! The CPU loops (`kernels/cpu.rs`) are the reference the accelerated kernels are tested
+//! against; the event loops' reference is the backends' dense convolution and tensor
+//! operations (`tests/event_parity_*.rs`).
 //!
-//! [`EventBackend`] is a second extension, for the CPU backends (and autodiff over them) only:
-//! the event-driven synapse ([`event`] loops on host memory, `kernels/event_host.rs`) with its
-//! dense input gradient ([`input_grad`]), bit-packed spikes for the backward passes, and the PSP
-//! statistic computed from spikes (`cpu::psp_moment`, `cpu::psp_moment_backward`). Its
-//! reference is the backends' dense convolution and tensor operations
-//! (`tests/event_parity_*.rs`).
+//! # Where an op lives
+//!
+//! Adding a temporal op means writing it in these places, and nowhere else:
+//!
+//! 1. **the trait method** here (`SnnBackend`, or `EventBackend` for a CPU-only op), its
+//!    parameters as one struct ([`SpikeParams`], [`EventConvOptions`]);
+//! 2. **its CPU kernel**: a loop over host slices (`cpu.rs`, `event.rs`), run through
+//!    `host::run_in` (one float-type dispatch for every CPU op) and called from the one macro
+//!    `host::impl_cpu_backend` that implements both traits for every CPU backend;
+//! 3. **its cube kernel** and launch (`cube/kernel.rs`, `cube/launch.rs`), for `SnnBackend` ops;
+//! 4. **its backward** (`autodiff.rs`).
+//!
+//! The public wrapper in [`crate::functional`] checks shapes and calls the trait through
+//! `Dispatch`. A new CPU backend implements the small trait `host::CpuHost` (read and write
+//! host buffers) and invokes `impl_cpu_backend!` — nothing else (`flex.rs`, `ndarray.rs`).
 
 pub(crate) mod cpu;
-pub mod event;
-pub mod input_grad;
+pub(crate) mod event;
+pub(crate) mod input_grad;
 
 mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod cube;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
-mod event_host;
+pub(crate) mod event_host;
 #[cfg(feature = "flex")]
 mod flex;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+pub(crate) mod host;
 #[cfg(feature = "ndarray")]
 mod ndarray;
+mod source;
 
-use burn::backend::{
-    Backend, backend_extension,
-    tensor::{FloatTensor, IntTensor},
-};
-use burn::tensor::{FloatDType, Shape};
+use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
+
+/// The parameters of spike generation ([`SnnBackend::spike_fire`]), `SrmConfig`'s neuron
+/// parameters as the kernels take them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpikeParams {
+    /// Threshold θ.
+    pub theta: f64,
+    /// Refractory time constant τr (steps).
+    pub tau_r: f64,
+    /// Surrogate scale α (ρ peaks at 1/α).
+    pub alpha: f64,
+    /// Surrogate width β.
+    pub beta: f64,
+}
+
+impl From<&crate::SrmConfig> for SpikeParams {
+    fn from(cfg: &crate::SrmConfig) -> Self {
+        Self {
+            theta: cfg.theta,
+            tau_r: cfg.tau_r,
+            alpha: cfg.alpha,
+            beta: cfg.beta,
+        }
+    }
+}
+
+/// Input density (fraction of nonzero inputs) above which the CPU backends run their dense
+/// convolution instead of the event loops, by default ([`EventConvOptions::dense_above`]).
+///
+/// Measured with `cargo bench --bench event_conv` on a 2-core x86-64 machine (issue 12):
+/// break-even is about 35% nonzeros for the forward pass and 45% for training, and the forward
+/// pass (all that inference runs) decides.
+pub const DENSE_ABOVE_DENSITY: f64 = 0.25;
+
+/// The options of the event-driven convolution ([`EventBackend::event_conv2d`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventConvOptions {
+    /// Stride (both dims).
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub padding: usize,
+    /// The input density (fraction of nonzero inputs) above which the backend's dense
+    /// convolution runs instead of the event loops (same result up to rounding): `1.0` or more
+    /// runs the event loops whatever the density, a negative value never. Default:
+    /// [`DENSE_ABOVE_DENSITY`].
+    pub dense_above: f64,
+}
+
+impl EventConvOptions {
+    /// Stride and padding, with the default density threshold.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        Self {
+            stride,
+            padding,
+            dense_above: DENSE_ABOVE_DENSITY,
+        }
+    }
+
+    /// With another [`dense_above`](Self::dense_above).
+    pub fn with_dense_above(self, dense_above: f64) -> Self {
+        Self {
+            dense_above,
+            ..self
+        }
+    }
+
+    /// Whether the event loops run, `density` measuring the input only where the threshold
+    /// does not decide alone.
+    pub(crate) fn runs_events(&self, density: impl FnOnce() -> f64) -> bool {
+        if self.dense_above >= 1.0 {
+            true
+        } else if self.dense_above < 0.0 {
+            false
+        } else {
+            density() <= self.dense_above
+        }
+    }
+
+    /// The same options with the path decided (what the backward pass keeps, so that it runs
+    /// the path its forward pass ran without measuring the density again).
+    pub(crate) fn decided(self, events: bool) -> Self {
+        self.with_dense_above(if events { 1.0 } else { -1.0 })
+    }
+}
 
 /// The temporal operations of the SRM neuron, as a Burn backend extension.
 ///
@@ -64,39 +162,28 @@ pub trait SnnBackend: Backend {
     /// Spike generation with the refractory response; returns the spikes (0 or 1).
     ///
     /// Per neuron, in time order: `u[t] = v[t] + r[t]`, `s[t] = [u[t] ≥ θ]`,
-    /// `r[t+1] = e^{−1/τr}·(r[t] − 2θ·s[t])`, `r[0] = 0`. `α` and `β` shape the surrogate
+    /// `r[t+1] = e^{−1/τr}·(r[t] − 2θ·s[t])`, `r[0] = 0` ([`SpikeParams`]). `α` and `β` shape
+    /// the surrogate
     /// gradient (see [`spike_fire_surrogate`](SnnBackend::spike_fire_surrogate)); backends
     /// without autodiff ignore them.
     #[fusion(dtype = v, shape = v)]
-    fn spike_fire(
-        v: FloatTensor<Self>,
-        theta: f64,
-        tau_r: f64,
-        alpha: f64,
-        beta: f64,
-    ) -> FloatTensor<Self>;
+    fn spike_fire(v: FloatTensor<Self>, params: SpikeParams) -> FloatTensor<Self>;
 
     /// [`spike_fire`](SnnBackend::spike_fire) that also returns the SLAYER surrogate
     /// derivative `ρ(u[t]) = (1/α)·exp(−|u[t]−θ|/β)` of every step, for the backward pass.
     ///
     /// Returns `(spikes, surrogate)`, both shaped like `v`.
-    #[fusion(meta = |v, _theta, _tau_r, _alpha, _beta| (v.clone(), v.clone()))]
+    #[fusion(meta = |v, _params| (v.clone(), v.clone()))]
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
-        theta: f64,
-        tau_r: f64,
-        alpha: f64,
-        beta: f64,
+        params: SpikeParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Event-driven synapse operations (convolution of sparse inputs), as a Burn backend extension
-/// for the CPU backends. See [`event`] for the loops; other devices run the dense convolution
-/// (`crate::functional::conv2d_events` decides).
-///
-/// Tensors: `x` is `[batch, time, channels_in, height, width]`, `weight`
-/// `[channels_out, channels_in, k, k]` (square, odd or even `k`), `scale` `[batch]`; padding is
-/// symmetric.
+/// for the CPU backends. Other devices run the dense convolution
+/// ([`SynapseKernel`](crate::synapse::SynapseKernel) decides). The backward passes
+/// (`autodiff.rs`) run on the CPU loops directly and keep spikes as bits.
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
@@ -105,26 +192,20 @@ pub trait SnnBackend: Backend {
 pub trait EventBackend: SnnBackend {
     /// `y[b, t] = scale[b] · conv2d(x[b, t], weight)`, shape `[batch, time, channels_out, h', w']`.
     ///
-    /// The CPU backends run [`event::conv2d`] when at most
-    /// [`event::dense_above_density`] of `x` is nonzero, their dense convolution otherwise.
+    /// `x` is `[batch, time, channels_in, height, width]`, `weight`
+    /// `[channels_out, channels_in, k, k]` (square, odd or even `k`), `scale` `[batch]`;
+    /// padding is symmetric. The event loops run when at most
+    /// [`dense_above`](EventConvOptions::dense_above) of `x` is nonzero, the backend's dense
+    /// convolution otherwise; the backward pass runs the path its forward pass ran.
     /// `binary`: `x` holds only 0 and 1 (spikes), so that autodiff keeps it for the backward
     /// pass as one bit per element instead of a float.
     fn event_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         scale: FloatTensor<Self>,
-        stride: usize,
-        padding: usize,
+        options: EventConvOptions,
         binary: bool,
     ) -> FloatTensor<Self>;
-
-    /// Packs `x`, which holds only 0 and 1, into bits (`x[8j + i]` is bit `i` of byte `j`): a
-    /// `u8` integer tensor of shape `[⌈n / 8⌉]`. What the backward passes keep of spikes.
-    fn pack_spikes(x: FloatTensor<Self>) -> IntTensor<Self>;
-
-    /// The inverse of [`pack_spikes`](EventBackend::pack_spikes): a float tensor of `shape`
-    /// and `dtype`.
-    fn unpack_spikes(bits: IntTensor<Self>, shape: Shape, dtype: FloatDType) -> FloatTensor<Self>;
 
     /// The second moment of the pooled PSP of `x`: with `a = Pool_pool(ε ∗ x)`,
     /// `m[g] = mean over group g of a²`, the groups being the samples (`per_sample`, PSP-LN) or
@@ -139,73 +220,43 @@ pub trait EventBackend: SnnBackend {
         per_sample: bool,
         binary: bool,
     ) -> FloatTensor<Self>;
-
-    /// The gradient of [`psp_moment`](EventBackend::psp_moment) with respect to `x`, for the
-    /// gradient `grad` (`[batch]` or `[channels]`) of its output: `εᵀ ∗ Poolᵀ(2a·grad[g] / n_g)`
-    /// with `a` recomputed from `x`. Not differentiable.
-    fn psp_moment_backward(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        tau_s: f64,
-        pool: usize,
-        per_sample: bool,
-    ) -> FloatTensor<Self>;
-
-    /// The gradient of `Σ grad · event_conv2d(x, weight, scale)` with respect to `weight`
-    /// (`weight` gives the shape only), event-driven like the forward pass. Not differentiable.
-    fn event_conv2d_weight_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        stride: usize,
-        padding: usize,
-    ) -> FloatTensor<Self>;
-
-    /// The gradients of `Σ grad · event_conv2d(x, weight, scale)` with respect to `x` and,
-    /// when `scale_grad`, with respect to `scale` (shape `[batch]`; zeros otherwise). The
-    /// output gradient is dense, so this is a dense transposed convolution: on the CPU
-    /// backends [`input_grad::conv2d_input_grad`] for stride 1, the backend's
-    /// `conv2d_x_backward` otherwise. Not differentiable.
-    fn event_conv2d_input_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        stride: usize,
-        padding: usize,
-        scale_grad: bool,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// [`EventBackend::event_conv2d_input_grad`] with the backend's dense transposed convolution
-/// (`conv2d_x_backward`): `scale[b]·conv2dᵀ(grad[b], W)` and `Σ x[b]·conv2dᵀ(grad[b], W)`.
+/// The input gradient of the event-driven convolution with the backend's dense transposed
+/// convolution (`conv2d_x_backward`): `scale[b]·conv2dᵀ(grad[b], W)` and, when `x` (of shape
+/// `dims`) is given, the scale gradient `Σ x[b]·conv2dᵀ(grad[b], W)` (zeros otherwise).
+#[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
 pub(crate) fn dense_input_grad<B: Backend>(
-    x: FloatTensor<B>,
+    x: Option<FloatTensor<B>>,
+    dims: [usize; 5],
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
     scale: FloatTensor<B>,
     stride: usize,
     padding: usize,
-    scale_grad: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     use burn::backend::TensorMetadata;
     use burn::tensor::ops::ConvOptions;
-    let [b, t, ci, h, w]: [usize; 5] = x.shape().dims();
+    let [b, t, ci, h, w] = dims;
     let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
     let x_grad = B::conv2d_x_backward(
-        B::float_reshape(x.clone(), [b * t, ci, h, w].into()),
+        B::float_empty(
+            [b * t, ci, h, w].into(),
+            &grad.device(),
+            grad.dtype().into(),
+        ),
         weight,
         B::float_reshape(grad, [b * t, co, ho, wo].into()),
         ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1),
     );
     let x_grad = B::float_reshape(x_grad, [b, t * ci * h * w].into());
-    let sums = if scale_grad {
-        let flat = B::float_reshape(x, [b, t * ci * h * w].into());
-        let sums = B::float_sum_dim(B::float_mul(flat, x_grad.clone()), 1);
-        B::float_reshape(sums, [b].into())
-    } else {
-        B::float_zeros([b].into(), &scale.device(), scale.dtype().into())
+    let sums = match x {
+        Some(x) => {
+            let flat = B::float_reshape(x, [b, t * ci * h * w].into());
+            let sums = B::float_sum_dim(B::float_mul(flat, x_grad.clone()), 1);
+            B::float_reshape(sums, [b].into())
+        }
+        None => B::float_zeros([b].into(), &scale.device(), scale.dtype().into()),
     };
     let x_grad = B::float_reshape(x_grad, [b, t, ci, h, w].into());
     (scale_samples::<B>(x_grad, scale), sums)
@@ -317,62 +368,3 @@ pub(crate) fn second_moment<B: Backend>(
         B::float_reshape(per_channel, [dims[2]].into())
     }
 }
-
-/// Implements [`SnnBackend`] for a CPU backend from its `apply(tensor, &kernel) -> outputs`
-/// function, which runs a [`cpu::CpuKernel`] on the backend's tensor.
-macro_rules! impl_snn_backend_on_cpu {
-    ($backend:ty, $apply:path) => {
-        impl $crate::kernels::SnnBackend for $backend {
-            fn psp_filter(
-                x: burn::backend::tensor::FloatTensor<Self>,
-                tau_s: f64,
-                reverse: bool,
-            ) -> burn::backend::tensor::FloatTensor<Self> {
-                let kernel = $crate::kernels::cpu::PspKernel { tau_s, reverse };
-                let [y] = $apply(x, &kernel);
-                y
-            }
-
-            fn spike_fire(
-                v: burn::backend::tensor::FloatTensor<Self>,
-                theta: f64,
-                tau_r: f64,
-                alpha: f64,
-                beta: f64,
-            ) -> burn::backend::tensor::FloatTensor<Self> {
-                let params = $crate::kernels::cpu::SpikeParams {
-                    theta,
-                    tau_r,
-                    alpha,
-                    beta,
-                };
-                let kernel = $crate::kernels::cpu::SpikeKernel::<false>(params);
-                let [spikes] = $apply(v, &kernel);
-                spikes
-            }
-
-            fn spike_fire_surrogate(
-                v: burn::backend::tensor::FloatTensor<Self>,
-                theta: f64,
-                tau_r: f64,
-                alpha: f64,
-                beta: f64,
-            ) -> (
-                burn::backend::tensor::FloatTensor<Self>,
-                burn::backend::tensor::FloatTensor<Self>,
-            ) {
-                let params = $crate::kernels::cpu::SpikeParams {
-                    theta,
-                    tau_r,
-                    alpha,
-                    beta,
-                };
-                let kernel = $crate::kernels::cpu::SpikeKernel::<true>(params);
-                let [spikes, surrogate] = $apply(v, &kernel);
-                (spikes, surrogate)
-            }
-        }
-    };
-}
-#[cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(unused_imports))]
-pub(crate) use impl_snn_backend_on_cpu;

@@ -221,6 +221,7 @@ impl SpikingNetworkConfig {
                         .with_stride(stride)
                         .with_weight_scale(settings.weight_scale)
                         .with_kernel(synapse_kernel)
+                        .with_dense_above_density(settings.dense_above_density)
                         .init(device);
                     h = h.div_ceil(stride);
                     w = w.div_ceil(stride);
@@ -233,6 +234,7 @@ impl SpikingNetworkConfig {
                     let dense = SynapseDenseConfig::new(inputs, units)
                         .with_weight_scale(settings.weight_scale)
                         .with_kernel(synapse_kernel)
+                        .with_dense_above_density(settings.dense_above_density)
                         .init(device);
                     (Synapse::Dense(dense), units)
                 }

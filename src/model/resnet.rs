@@ -165,6 +165,7 @@ impl SpikingResNetConfig {
             classifier: SynapseDenseConfig::new(width * h * w, self.classes)
                 .with_weight_scale(settings.weight_scale)
                 .with_kernel(settings.synapse_kernel)
+                .with_dense_above_density(settings.dense_above_density)
                 .init(device),
             srm: settings.srm.clone(),
             input: self.input,

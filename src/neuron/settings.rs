@@ -33,4 +33,12 @@ pub struct LayerSettings {
     /// [`SynapseKernel`]). Does not change the result beyond rounding. Default: `Auto`.
     #[config(default = "SynapseKernel::Auto")]
     pub synapse_kernel: SynapseKernel,
+    /// With the event path: the input density (fraction of nonzero inputs, per layer and
+    /// call) above which a synapse runs the dense convolution instead of the event loops
+    /// (`1.0`: the event loops at every density; see
+    /// [`EventConvOptions::dense_above`](crate::kernels::EventConvOptions::dense_above)). Does
+    /// not change the result beyond rounding. Default:
+    /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
+    #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
+    pub dense_above_density: f64,
 }

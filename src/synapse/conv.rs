@@ -5,6 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Presynaptic, SynapseKernel};
+use crate::kernels::EventConvOptions;
 
 /// Configuration of a [`SynapseConv2d`].
 #[derive(Config, Debug)]
@@ -27,6 +28,12 @@ pub struct SynapseConv2dConfig {
     /// [`SynapseKernel::Auto`] (event-driven on the CPU).
     #[config(default = "SynapseKernel::Auto")]
     pub kernel: SynapseKernel,
+    /// With the event path: the input density (fraction of nonzero inputs, per call) above
+    /// which the dense convolution runs instead of the event loops (`1.0`: the event loops at
+    /// every density). Does not change the result beyond rounding. Default:
+    /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
+    #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
+    pub dense_above_density: f64,
 }
 
 /// A 2-D convolution applied to every time step: `v[b, t] = W ⊛ a[b, t]`.
@@ -37,6 +44,9 @@ pub struct SynapseConv2d {
     /// How [`forward_presynaptic`](Self::forward_presynaptic) computes.
     #[module(skip)]
     pub kernel: SynapseKernel,
+    /// The event path's density threshold ([`EventConvOptions::dense_above`]).
+    #[module(skip)]
+    pub dense_above_density: f64,
 }
 
 impl SynapseConv2dConfig {
@@ -44,8 +54,8 @@ impl SynapseConv2dConfig {
     ///
     /// # Panics
     ///
-    /// If a channel count, the kernel size or the stride is 0, or the weight scale is not
-    /// finite and positive.
+    /// If a channel count, the kernel size or the stride is 0, the weight scale is not finite
+    /// and positive, or `dense_above_density` is NaN.
     pub fn init(&self, device: &Device) -> SynapseConv2d {
         let [cin, cout] = self.channels;
         assert!(
@@ -60,6 +70,10 @@ impl SynapseConv2dConfig {
             "SynapseConv2dConfig: weight_scale must be finite and > 0, got {}",
             self.weight_scale
         );
+        assert!(
+            !self.dense_above_density.is_nan(),
+            "SynapseConv2dConfig: dense_above_density must be a number (a density in [0, 1], or beyond to always or never run the event loops), got NaN"
+        );
         let pad = self.kernel_size / 2;
         let conv = Conv2dConfig::new(self.channels, [self.kernel_size; 2])
             .with_stride([self.stride; 2])
@@ -70,6 +84,7 @@ impl SynapseConv2dConfig {
         SynapseConv2d {
             conv,
             kernel: self.kernel,
+            dense_above_density: self.dense_above_density,
         }
     }
 }
@@ -118,7 +133,9 @@ impl SynapseConv2d {
             "SynapseConv2d: expected {cin} input channels in dim 2, got shape {:?}",
             [b, t, c, h, w]
         );
-        let v = x.convolve(self.conv.weight.val(), self.conv.stride[0], k / 2);
+        let options = EventConvOptions::new(self.conv.stride[0], k / 2)
+            .with_dense_above(self.dense_above_density);
+        let v = x.convolve(self.conv.weight.val(), options);
         match &self.conv.bias {
             Some(bias) => v + bias.val().reshape([1, 1, cout, 1, 1]),
             None => v,

@@ -4,6 +4,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Presynaptic, SynapseKernel};
+use crate::kernels::EventConvOptions;
 
 /// Configuration of a [`SynapseDense`].
 #[derive(Config, Debug)]
@@ -22,6 +23,12 @@ pub struct SynapseDenseConfig {
     /// [`SynapseKernel::Auto`] (event-driven on the CPU).
     #[config(default = "SynapseKernel::Auto")]
     pub kernel: SynapseKernel,
+    /// With the event path: the input density (fraction of nonzero inputs, per call) above
+    /// which the dense convolution runs instead of the event loops (`1.0`: the event loops at
+    /// every density). Does not change the result beyond rounding. Default:
+    /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
+    #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
+    pub dense_above_density: f64,
 }
 
 /// A dense (fully connected) synapse applied to every time step: `v[b, t] = W·a[b, t]`.
@@ -32,6 +39,9 @@ pub struct SynapseDense {
     /// How [`forward_presynaptic`](Self::forward_presynaptic) computes.
     #[module(skip)]
     pub kernel: SynapseKernel,
+    /// The event path's density threshold ([`EventConvOptions::dense_above`]).
+    #[module(skip)]
+    pub dense_above_density: f64,
 }
 
 impl SynapseDenseConfig {
@@ -39,7 +49,7 @@ impl SynapseDenseConfig {
     ///
     /// # Panics
     ///
-    /// If `inputs` or `outputs` is 0, or the weight scale is not finite and positive.
+    /// If `inputs` or `outputs` is 0, the weight scale is not finite and positive, or `dense_above_density` is NaN.
     pub fn init(&self, device: &Device) -> SynapseDense {
         assert!(
             self.inputs > 0 && self.outputs > 0,
@@ -52,6 +62,10 @@ impl SynapseDenseConfig {
             "SynapseDenseConfig: weight_scale must be finite and > 0, got {}",
             self.weight_scale
         );
+        assert!(
+            !self.dense_above_density.is_nan(),
+            "SynapseDenseConfig: dense_above_density must be a number (a density in [0, 1], or beyond to always or never run the event loops), got NaN"
+        );
         let linear = LinearConfig::new(self.inputs, self.outputs)
             .with_bias(self.bias)
             .with_initializer(super::scaled_default_init(self.weight_scale))
@@ -59,6 +73,7 @@ impl SynapseDenseConfig {
         SynapseDense {
             linear,
             kernel: self.kernel,
+            dense_above_density: self.dense_above_density,
         }
     }
 }
@@ -112,7 +127,11 @@ impl SynapseDense {
             .val()
             .transpose()
             .reshape([outputs, inputs, 1, 1]);
-        let v = x.into_map().convolve(weight, 1, 0).reshape([b, t, outputs]);
+        let options = EventConvOptions::new(1, 0).with_dense_above(self.dense_above_density);
+        let v = x
+            .into_map()
+            .convolve(weight, options)
+            .reshape([b, t, outputs]);
         match &self.linear.bias {
             Some(bias) => v + bias.val().reshape([1, 1, outputs]),
             None => v,

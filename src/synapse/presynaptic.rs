@@ -1,6 +1,7 @@
 //! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
 
 use crate::functional::{PspNormKind, conv2d_events, psp, psp_norm_with_moment};
+use crate::kernels::EventConvOptions;
 use burn::tensor::{Device, Tensor};
 
 /// The input of a synapse, `â = Norm(Pool(ε ∗ s))`, kept as its factors: the (pooled) spikes
@@ -157,7 +158,7 @@ impl Presynaptic<5> {
     /// # Panics
     ///
     /// As [`conv2d_events`] (a device without event kernels, shapes that disagree).
-    pub fn convolve(self, weight: Tensor<4>, stride: usize, padding: usize) -> Tensor<5> {
+    pub fn convolve(self, weight: Tensor<4>, options: EventConvOptions) -> Tensor<5> {
         let [b, ..] = self.events.dims();
         let cin = weight.dims()[1];
         let weight = match self.channel_scale() {
@@ -175,7 +176,7 @@ impl Presynaptic<5> {
             ..
         } = self;
         psp(
-            conv2d_events(events, weight, sample, stride, padding, binary),
+            conv2d_events(events, weight, sample, options, binary),
             tau_s,
         )
     }

@@ -3,12 +3,18 @@
 //! normalization, conv and dense synapses, pooling, stride 2, T = 1, odd map sizes, and spike
 //! densities 0, 0.1%, 5% and 50%; then residual blocks and whole networks.
 //!
+//! The event side runs its event loops at every density (`dense_above_density = 1.0`, the
+//! setting, not the default threshold under which 50% would run the dense convolution);
+//! inputs above the default threshold are also run with it, which exercises the dense
+//! fallback of the event path (forward and backward, spikes kept as bits).
+//!
 //! Included by `event_parity_f64.rs` (tolerance 1e-10) and `event_parity_f32.rs` (1e-5), which
 //! set the device's float type.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_snn::block::{BlockKind, ResidualBlock, ResidualBlockConfig};
+use burn_snn::kernels::DENSE_ABOVE_DENSITY;
 use burn_snn::model::{NetworkSpec, SpikingNetworkConfig};
 use burn_snn::neuron::{Func, FuncConfig, LayerSettings};
 use burn_snn::norm::Normalization;
@@ -176,6 +182,7 @@ pub fn func_into_conv(device: &Device, tol: f64) {
                     .init(device);
                 let mut events = dense.clone();
                 events.kernel = SynapseKernel::Events;
+                events.dense_above_density = 1.0;
                 let seed = (i * 10 + j) as u64;
                 let s = spikes([b, t, ci, h, w], density, seed, device);
                 let what = format!("{norm} shape {i} density {density}");
@@ -187,10 +194,19 @@ pub fn func_into_conv(device: &Device, tol: f64) {
                 });
                 assert_same(&got, &want, tol, &what);
                 // Spikes not declared binary (kept as floats) give the same.
-                let floats = run(&events, s, seed, |s| {
+                let floats = run(&events, s.clone(), seed, |s| {
                     events.forward_presynaptic(fe.presynaptic(s))
                 });
                 assert_same(&floats, &want, tol, &format!("{what} (float spikes)"));
+                if density > DENSE_ABOVE_DENSITY {
+                    // The default threshold: the event path's dense fallback.
+                    let mut fallback = events.clone();
+                    fallback.dense_above_density = DENSE_ABOVE_DENSITY;
+                    let got = run(&fallback, s.clone(), seed, |s| {
+                        fallback.forward_presynaptic(fe.presynaptic_of_spikes(s, true))
+                    });
+                    assert_same(&got, &want, tol, &format!("{what} (dense fallback)"));
+                }
                 // The dense path equals the synapse on the Func's ordinary output.
                 let s = spikes([b, t, ci, h, w], density, seed, device);
                 let plain = run(&dense, s, seed, |s| dense.forward(f.forward_spikes(s)));
@@ -217,6 +233,7 @@ pub fn func_into_dense(device: &Device, tol: f64) {
                 .init(device);
             let mut events = dense.clone();
             events.kernel = SynapseKernel::Events;
+            events.dense_above_density = 1.0;
             let s = spikes([3, 15, 40], density, seed, device);
             let want = run(&dense, s.clone(), seed, |s| {
                 dense.forward_presynaptic(f.presynaptic(s))
@@ -234,6 +251,7 @@ pub fn func_into_dense(device: &Device, tol: f64) {
                 .init(device);
             let mut events = dense.clone();
             events.kernel = SynapseKernel::Events;
+            events.dense_above_density = 1.0;
             let s = spikes([2, 9, 3, 6, 6], density, seed, device);
             let want = run(&dense, s.clone(), seed, |s| {
                 dense.forward_presynaptic(f.presynaptic(s).flatten())
@@ -259,7 +277,8 @@ fn block(
                 .with_norm(norm)
                 .with_num_steps(8)
                 .with_weight_scale(30.0)
-                .with_synapse_kernel(synapse),
+                .with_synapse_kernel(synapse)
+                .with_dense_above_density(1.0),
         )
         .init(device)
 }
@@ -321,6 +340,7 @@ fn settings(norm: Normalization, synapse: SynapseKernel) -> LayerSettings {
         .with_num_steps(10)
         .with_weight_scale(20.0)
         .with_synapse_kernel(synapse)
+        .with_dense_above_density(1.0)
 }
 
 /// The architecture string with `norm`'s markers (PSP norms before, membrane norms after).

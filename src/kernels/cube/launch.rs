@@ -1,8 +1,8 @@
 //! Launching the kernels on a `CubeBackend` tensor.
 
 use super::kernel::{psp_filter_kernel, spike_kernel};
-use crate::kernels::SnnBackend;
 use crate::kernels::cpu::TimeLayout;
+use crate::kernels::{SnnBackend, SpikeParams};
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::tensor::FloatTensor;
 use burn_cubecl::CubeBackend;
@@ -103,38 +103,28 @@ impl SnnBackend for CubeBackend {
         y
     }
 
-    fn spike_fire(
-        v: FloatTensor<Self>,
-        theta: f64,
-        tau_r: f64,
-        alpha: f64,
-        beta: f64,
-    ) -> FloatTensor<Self> {
-        let (spikes, _) = spike(v, theta, tau_r, alpha, beta, false);
+    fn spike_fire(v: FloatTensor<Self>, params: SpikeParams) -> FloatTensor<Self> {
+        let (spikes, _) = spike(v, params, false);
         spikes
     }
 
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
-        theta: f64,
-        tau_r: f64,
-        alpha: f64,
-        beta: f64,
+        params: SpikeParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        spike(v, theta, tau_r, alpha, beta, true)
+        spike(v, params, true)
     }
 }
 
 /// Spikes, and the surrogate when `surrogate` (else a one-element placeholder that is never
 /// written).
-fn spike(
-    v: CubeTensor,
-    theta: f64,
-    tau_r: f64,
-    alpha: f64,
-    beta: f64,
-    surrogate: bool,
-) -> (CubeTensor, CubeTensor) {
+fn spike(v: CubeTensor, params: SpikeParams, surrogate: bool) -> (CubeTensor, CubeTensor) {
+    let SpikeParams {
+        theta,
+        tau_r,
+        alpha,
+        beta,
+    } = params;
     let (v, layout, count, dim, columns) = prepare(v);
     let spikes = empty_like(&v);
     let rho = if surrogate {

@@ -1,0 +1,199 @@
+//! What the CPU loops read an input from: float values, or spikes as bits.
+//!
+//! The backward passes keep a layer's spikes as one bit per element
+//! ([`pack_bits`](super::event::pack_bits)). The loops that need them again (the event-driven
+//! weight gradient, the scale gradient, the recomputed PSP of the statistic) read the bits
+//! through [`Source`] directly, a row at a time, instead of unpacking the whole tensor to floats
+//! first.
+
+use super::cpu::Real;
+
+/// A read-only `[len]` buffer: float values, or `0`/`1` values packed as bits (`x[8j + i]` is
+/// bit `i` of byte `j`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Source<'a, F> {
+    Values(&'a [F]),
+    Bits { bits: &'a [u8], len: usize },
+}
+
+impl<'a, F: Real> Source<'a, F> {
+    /// Bits of `len` values.
+    ///
+    /// # Panics
+    /// If `bits` holds fewer than `len` bits.
+    pub(crate) fn bits(bits: &'a [u8], len: usize) -> Self {
+        assert!(
+            bits.len() * 8 >= len,
+            "Source::bits: {len} values need {} bytes, got {}",
+            len.div_ceil(8),
+            bits.len()
+        );
+        Self::Bits { bits, len }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Values(v) => v.len(),
+            Self::Bits { len, .. } => *len,
+        }
+    }
+
+    /// The values `start..start + buf.len()`: a slice of the values, or the bits unpacked into
+    /// `buf`.
+    #[inline(always)]
+    pub(crate) fn row<'b>(&'b self, start: usize, buf: &'b mut [F]) -> &'b [F] {
+        match *self {
+            Self::Values(v) => &v[start..start + buf.len()],
+            Self::Bits { bits, len } => {
+                assert!(start + buf.len() <= len, "Source::row: out of range");
+                for (i, out) in buf.iter_mut().enumerate() {
+                    let at = start + i;
+                    *out = if bits[at >> 3] >> (at & 7) & 1 == 1 {
+                        F::ONE
+                    } else {
+                        F::ZERO
+                    };
+                }
+                buf
+            }
+        }
+    }
+
+    /// Whether the values `start..start + len` are all ±0.
+    #[inline(always)]
+    pub(crate) fn is_zero(&self, start: usize, len: usize) -> bool {
+        match *self {
+            Self::Values(v) => is_zero(&v[start..start + len]),
+            Self::Bits { bits, .. } => {
+                let mut at = start;
+                let end = start + len;
+                while at < end {
+                    let n = (end - at).min(56);
+                    if word(bits, at, n) != 0 {
+                        return false;
+                    }
+                    at += n;
+                }
+                true
+            }
+        }
+    }
+
+    /// Calls `f(i, value)` for every nonzero value `start + i` of `start..start + len`, in order.
+    #[inline(always)]
+    pub(crate) fn for_each_nonzero(&self, start: usize, len: usize, mut f: impl FnMut(usize, F)) {
+        match *self {
+            Self::Values(v) => {
+                for (i, &value) in v[start..start + len].iter().enumerate() {
+                    if value != F::ZERO {
+                        f(i, value);
+                    }
+                }
+            }
+            Self::Bits { bits, .. } => {
+                let mut offset = 0;
+                while offset < len {
+                    let n = (len - offset).min(56);
+                    let mut w = word(bits, start + offset, n);
+                    while w != 0 {
+                        f(offset + w.trailing_zeros() as usize, F::ONE);
+                        w &= w - 1;
+                    }
+                    offset += n;
+                }
+            }
+        }
+    }
+
+    /// `Σ x[start + i]·other[i]` over `other`, in `f64`.
+    pub(crate) fn dot(&self, start: usize, other: &[F]) -> f64 {
+        match *self {
+            Self::Values(v) => v[start..start + other.len()]
+                .iter()
+                .zip(other)
+                .map(|(&a, &b)| (a * b).to_f64())
+                .sum(),
+            Self::Bits { .. } => {
+                let mut sum = 0.0;
+                self.for_each_nonzero(start, other.len(), |i, _| sum += other[i].to_f64());
+                sum
+            }
+        }
+    }
+}
+
+/// The `n ≤ 56` bits from bit `at` on, in the low bits of the result (bits past the end of
+/// `bits` read as 0).
+#[inline(always)]
+fn word(bits: &[u8], at: usize, n: usize) -> u64 {
+    debug_assert!(n <= 56);
+    let byte = at >> 3;
+    let shift = at & 7;
+    let mut raw = [0u8; 8];
+    let avail = bits.len().saturating_sub(byte).min(8);
+    raw[..avail].copy_from_slice(&bits[byte..byte + avail]);
+    let w = u64::from_le_bytes(raw) >> shift;
+    w & ((1u64 << n) - 1)
+}
+
+/// Whether every value of `row` is ±0: an OR over the bits without the sign bit, with no early
+/// exit, so that it vectorizes (most rows of a spike map are silent).
+#[inline(always)]
+pub(crate) fn is_zero<F: Real>(row: &[F]) -> bool {
+    row.iter().fold(0, |acc, v| acc | v.magnitude_bits()) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::event::pack_bits;
+
+    fn spikes(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                f32::from(u8::from(state >> 60 == 0))
+            })
+            .collect()
+    }
+
+    /// Every method of a bit source agrees with the same method on the float values, at every
+    /// start and length (unaligned to bytes and words).
+    #[test]
+    fn bits_read_like_the_values() {
+        let x = spikes(300, 7);
+        let packed = pack_bits(&x);
+        let (values, bits) = (Source::Values(&x), Source::<f32>::bits(&packed, x.len()));
+        let other: Vec<f32> = (0..300).map(|i| i as f32 * 0.5 - 3.0).collect();
+        for start in [0, 1, 7, 8, 9, 63, 64, 65, 130] {
+            for len in [0, 1, 5, 8, 55, 56, 57, 64, 100, 300 - 130] {
+                let mut a = vec![0.0; len];
+                let mut b = vec![0.0; len];
+                assert_eq!(values.row(start, &mut a), bits.row(start, &mut b));
+                assert_eq!(values.is_zero(start, len), bits.is_zero(start, len));
+                let (mut ea, mut eb) = (Vec::new(), Vec::new());
+                values.for_each_nonzero(start, len, |i, v| ea.push((i, v)));
+                bits.for_each_nonzero(start, len, |i, v| eb.push((i, v)));
+                assert_eq!(ea, eb, "start {start}, len {len}");
+                assert_eq!(
+                    values.dot(start, &other[..len]),
+                    bits.dot(start, &other[..len])
+                );
+            }
+        }
+        assert!(ea_nonempty(&x), "the test spikes must not be silent");
+    }
+
+    fn ea_nonempty(x: &[f32]) -> bool {
+        x.iter().any(|&v| v != 0.0)
+    }
+
+    #[test]
+    #[should_panic(expected = "Source::bits: 17 values need 3 bytes, got 2")]
+    fn too_few_bits_panic() {
+        Source::<f32>::bits(&[0, 0], 17);
+    }
+}
