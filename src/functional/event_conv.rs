@@ -148,7 +148,7 @@ pub fn psp_moment<const D: usize>(
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
-    use crate::kernels::event_host::tests::paths;
+    use crate::kernels::event_host::tests::{packs, paths};
     use burn::tensor::Distribution;
 
     /// Runs a forward and backward pass of one event-driven convolution of spikes of `density`
@@ -180,5 +180,27 @@ mod tests {
         // The setting forces either path, and the backward pass follows the forward pass.
         assert_eq!(paths_taken(0.5, 1.0), (2, 0));
         assert_eq!(paths_taken(0.02, -1.0), (0, 2));
+    }
+
+    /// A layer's statistic and its synapse take the same spikes: they are packed to bits once,
+    /// and both backward passes read that copy.
+    #[test]
+    fn the_statistic_and_the_convolution_share_one_packed_copy() {
+        let device = crate::device::cpu().autodiff();
+        let s = Tensor::<5>::random([2, 8, 3, 9, 9], Distribution::Bernoulli(0.05), &device)
+            .require_grad();
+        let weight = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let before = packs();
+        let m = psp_moment(s.clone(), 5.0, 1, PspNormKind::Layer, true);
+        let scale = m.clone().add_scalar(0.1).sqrt().recip();
+        let y = conv2d_events(s.clone(), weight, scale, EventConvOptions::new(1, 1), true);
+        assert_eq!(packs() - before, 1, "one packed copy for both ops");
+        let grads = (y.sum() + m.sum()).backward();
+        assert!(s.grad(&grads).is_some());
+        // Another tensor is packed again.
+        let other = s.clone().detach().require_grad();
+        let _ = psp_moment(other, 5.0, 1, PspNormKind::Layer, true);
+        assert_eq!(packs() - before, 2);
     }
 }

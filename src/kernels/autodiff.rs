@@ -106,6 +106,8 @@ mod events {
     use crate::kernels::event_host::{self, Kept};
     use crate::kernels::host::CpuHost;
     use crate::kernels::{EventBackend, EventConvOptions};
+    use core::any::Any;
+    use core::cell::RefCell;
 
     /// Backward of the event-driven convolution `y[b, t] = scale[b]·conv2d(x[b, t], W)`:
     ///
@@ -173,6 +175,33 @@ mod events {
         }
     }
 
+    thread_local! {
+        /// The last spikes this thread packed, by the autodiff node of the tensor they came from:
+        /// a layer's statistic and its synapse take the same spike tensor and share one packed
+        /// copy (node ids are unique in the process, so an entry never matches another tensor; it
+        /// holds one layer's bits until the next packing replaces it).
+        static PACKED: RefCell<Option<(u64, Box<dyn Any>)>> = const { RefCell::new(None) };
+    }
+
+    /// [`Kept::keep`], reusing the bits of the last call for the same node.
+    fn keep_shared<B: CpuHost>(node: u64, x: FloatTensor<B>, binary: bool) -> Kept<B> {
+        if !binary {
+            return Kept::Float(x);
+        }
+        PACKED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some((id, kept)) = cache.as_ref()
+                && *id == node
+                && let Some(kept) = kept.downcast_ref::<Kept<B>>()
+            {
+                return kept.clone();
+            }
+            let kept = Kept::keep(x, true);
+            *cache = Some((node, Box::new(kept.clone())));
+            kept
+        })
+    }
+
     // `CpuHost` is crate-private: only the crate's CPU backends implement it, and `Autodiff` over
     // them is what the extension dispatches to.
     #[allow(private_bounds)]
@@ -187,20 +216,29 @@ mod events {
             let (x, node_x) = x.into_parts();
             let (weight, node_weight) = weight.into_parts();
             let (scale, node_scale) = scale.into_parts();
-            // The path is decided once, here, and the backward pass runs the same one.
-            let events = options.runs_events(|| event_host::density::<B>(&x));
-            let options = options.decided(events);
-            let y = B::event_conv2d(x.clone(), weight.clone(), scale.clone(), options, binary);
+            let id = node_x.id().value;
             match EventConvBackward
                 .prepare::<C>([node_x, node_weight, node_scale])
                 .compute_bound()
                 .stateful()
             {
                 OpsKind::Tracked(prep) => {
-                    let kept = Kept::keep(x, binary);
+                    // The spikes are packed once (shared with the statistic of the same layer), the
+                    // path is decided once, from the bits, and the forward loops read the bits; the
+                    // backward pass runs the same path on the same bits.
+                    let kept = keep_shared::<B>(id, x.clone(), binary);
+                    let events = options.runs_events(|| kept.density());
+                    let options = options.decided(events);
+                    let input = match (&kept, events) {
+                        (Kept::Bits { .. }, true) => kept.clone(),
+                        _ => Kept::Float(x),
+                    };
+                    let y = event_host::conv2d::<B>(input, weight.clone(), scale.clone(), options);
                     prep.finish((kept, weight, scale, options), y)
                 }
-                OpsKind::UnTracked(prep) => prep.finish(y),
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(B::event_conv2d(x, weight, scale, options, binary))
+                }
             }
         }
 
@@ -212,6 +250,7 @@ mod events {
             binary: bool,
         ) -> FloatTensor<Self> {
             let (x, node) = x.into_parts();
+            let id = node.id().value;
             let m = B::psp_moment(x.clone(), tau_s, pool, per_sample, binary);
             match PspMomentBackward
                 .prepare::<C>([node])
@@ -219,7 +258,8 @@ mod events {
                 .stateful()
             {
                 OpsKind::Tracked(prep) => {
-                    prep.finish((Kept::keep(x, binary), tau_s, pool, per_sample), m)
+                    let kept = keep_shared::<B>(id, x, binary);
+                    prep.finish((kept, tau_s, pool, per_sample), m)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(m),
             }

@@ -32,6 +32,8 @@ impl<B: CpuHost> Kept<B> {
         if !binary {
             return Self::Float(x);
         }
+        #[cfg(test)]
+        tests::count_pack();
         let (shape, device) = (x.shape(), x.device());
         let bits = if x.dtype() == DType::F64 {
             B::read::<f64, _>(x, event::pack_bits)
@@ -63,7 +65,7 @@ impl<B: CpuHost> Kept<B> {
     }
 
     /// The fraction of nonzero values (estimated for large float tensors, counted for bits).
-    fn density(&self) -> f64 {
+    pub(crate) fn density(&self) -> f64 {
         match self {
             Self::Float(x) if x.dtype() == DType::F64 => {
                 self.clone().read::<f64, _>(event::source_density)
@@ -82,11 +84,6 @@ impl<B: CpuHost> Kept<B> {
             }
         }
     }
-}
-
-/// The fraction of nonzero values of `x` (estimated for large tensors).
-pub(crate) fn density<B: CpuHost>(x: &FloatTensor<B>) -> f64 {
-    Kept::<B>::Float(x.clone()).density()
 }
 
 /// Bits to floats.
@@ -466,5 +463,19 @@ pub(crate) mod tests {
     /// `(event loops, dense)` counts of this thread so far.
     pub(crate) fn paths() -> (usize, usize) {
         PATHS.with(Cell::get)
+    }
+
+    thread_local! {
+        /// How many tensors this thread packed to bits.
+        static PACKS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn count_pack() {
+        PACKS.with(|p| p.set(p.get() + 1));
+    }
+
+    /// Packings of this thread so far.
+    pub(crate) fn packs() -> usize {
+        PACKS.with(Cell::get)
     }
 }
