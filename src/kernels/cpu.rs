@@ -120,6 +120,29 @@ pub fn exp_f32(x: f32) -> f32 {
     p * scale
 }
 
+/// Runs `f` compiled for AVX2 and FMA when the CPU has them (checked at run time; the crate
+/// itself is built for baseline x86-64), as it is otherwise. `f` and what it calls must be
+/// `#[inline(always)]` for the wider instructions to reach them: a loop's body, not a call to
+/// an outlined function.
+#[inline(always)]
+pub(crate) fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: both features were detected on this CPU.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
 /// A `[batch, time, neurons]` view of a contiguous tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeLayout {
@@ -226,15 +249,22 @@ impl<F> Output<F> {
 }
 
 /// Runs `f` on every column block, in parallel when the tensor is large.
+///
+/// Every block runs in [`simd`]: the loops' bodies are `#[inline(always)]` closures, so that
+/// they are compiled for AVX2 where the CPU has it.
 fn for_each_block(layout: &TimeLayout, f: impl Fn(Block) + Sync) {
     let per_sample = layout.blocks_per_sample();
     let block = |i: usize| {
         let start = (i % per_sample) * BLOCK;
-        f(Block {
+        let block = Block {
             batch: i / per_sample,
             start,
             len: BLOCK.min(layout.neurons - start),
-        })
+        };
+        simd(
+            #[inline(always)]
+            || f(block),
+        )
     };
     let count = layout.batch * per_sample;
     if layout.len() < PARALLEL_MIN_ELEMENTS {
@@ -260,25 +290,29 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
     let mut y = Output::new(x.len());
     let psp = AlphaPsp::<F>::new(tau_s);
     let out = y.ptr();
-    for_each_block(&layout, |block| {
-        let mut w = [F::ZERO; BLOCK];
-        let mut z = [F::ZERO; BLOCK];
-        let (w, z) = (&mut w[..block.len], &mut z[..block.len]);
-        for step in 0..layout.time {
-            let t = if reverse {
-                layout.time - 1 - step
-            } else {
-                step
-            };
-            let offset = block.offset(&layout, t);
-            let xs = &x[offset..offset + block.len];
-            // SAFETY: in bounds (same range as `xs`), and only this block touches it.
-            let ys = unsafe { out.slice(offset, block.len) };
-            for (((y, &x), w), z) in ys.iter_mut().zip(xs).zip(w.iter_mut()).zip(z.iter_mut()) {
-                y.write(psp.step(w, z, x));
+    for_each_block(
+        &layout,
+        #[inline(always)]
+        |block| {
+            let mut w = [F::ZERO; BLOCK];
+            let mut z = [F::ZERO; BLOCK];
+            let (w, z) = (&mut w[..block.len], &mut z[..block.len]);
+            for step in 0..layout.time {
+                let t = if reverse {
+                    layout.time - 1 - step
+                } else {
+                    step
+                };
+                let offset = block.offset(&layout, t);
+                let xs = &x[offset..offset + block.len];
+                // SAFETY: in bounds (same range as `xs`), and only this block touches it.
+                let ys = unsafe { out.slice(offset, block.len) };
+                for (((y, &x), w), z) in ys.iter_mut().zip(xs).zip(w.iter_mut()).zip(z.iter_mut()) {
+                    y.write(psp.step(w, z, x));
+                }
             }
-        }
-    });
+        },
+    );
     // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`).
     unsafe { y.assume_written() }
 }
@@ -299,34 +333,38 @@ pub fn psp_moment<F: Real>(
     let mut sums = Output::new(layout.batch * layout.neurons);
     let psp = AlphaPsp::<F>::new(tau_s);
     let out = sums.ptr();
-    for_each_block(&layout, |block| {
-        let mut w = [F::ZERO; BLOCK];
-        let mut z = [F::ZERO; BLOCK];
-        let mut acc = [F::ZERO; BLOCK];
-        let (w, z, acc) = (
-            &mut w[..block.len],
-            &mut z[..block.len],
-            &mut acc[..block.len],
-        );
-        for t in 0..layout.time {
-            let offset = block.offset(&layout, t);
-            let xs = &x[offset..offset + block.len];
-            for (((&x, w), z), acc) in xs
-                .iter()
-                .zip(w.iter_mut())
-                .zip(z.iter_mut())
-                .zip(acc.iter_mut())
-            {
-                let y = psp.step(w, z, x);
-                *acc = *acc + y * y;
+    for_each_block(
+        &layout,
+        #[inline(always)]
+        |block| {
+            let mut w = [F::ZERO; BLOCK];
+            let mut z = [F::ZERO; BLOCK];
+            let mut acc = [F::ZERO; BLOCK];
+            let (w, z, acc) = (
+                &mut w[..block.len],
+                &mut z[..block.len],
+                &mut acc[..block.len],
+            );
+            for t in 0..layout.time {
+                let offset = block.offset(&layout, t);
+                let xs = &x[offset..offset + block.len];
+                for (((&x, w), z), acc) in xs
+                    .iter()
+                    .zip(w.iter_mut())
+                    .zip(z.iter_mut())
+                    .zip(acc.iter_mut())
+                {
+                    let y = psp.step(w, z, x);
+                    *acc = *acc + y * y;
+                }
             }
-        }
-        // SAFETY: the block's neurons of its sample, written by this block only.
-        let dst = unsafe { out.slice(block.batch * layout.neurons + block.start, block.len) };
-        for (d, &a) in dst.iter_mut().zip(acc.iter()) {
-            d.write(a);
-        }
-    });
+            // SAFETY: the block's neurons of its sample, written by this block only.
+            let dst = unsafe { out.slice(block.batch * layout.neurons + block.start, block.len) };
+            for (d, &a) in dst.iter_mut().zip(acc.iter()) {
+                d.write(a);
+            }
+        },
+    );
     // SAFETY: the blocks cover every neuron of every sample (`blocks_cover_every_element_once`).
     let sums = unsafe { sums.assume_written() };
     // Samples are rows of `sums`, channels runs of `spatial` within every row.
@@ -416,48 +454,52 @@ pub(crate) fn psp_moment_backward<F: Real>(
     let mut y = Output::new(x.len());
     let psp = AlphaPsp::<F>::new(tau_s);
     let out = y.ptr();
-    for_each_block(&layout, |block| {
-        let mut factor = [F::ZERO; BLOCK];
-        let factor = &mut factor[..block.len];
-        for (i, f) in factor.iter_mut().enumerate() {
-            *f = factors[groups.of(block.batch, block.start + i)];
-        }
-        let mut w = [F::ZERO; BLOCK];
-        let mut z = [F::ZERO; BLOCK];
-        let mut row = [F::ZERO; BLOCK];
-        let (w, z, row) = (
-            &mut w[..block.len],
-            &mut z[..block.len],
-            &mut row[..block.len],
-        );
-        for t in 0..layout.time {
-            let offset = block.offset(&layout, t);
-            let xs = x.row(offset, row);
-            // SAFETY: in bounds (same range as `xs`), and only this block touches it.
-            let ys = unsafe { out.slice(offset, block.len) };
-            for ((((y, &x), w), z), &f) in ys
-                .iter_mut()
-                .zip(xs)
-                .zip(w.iter_mut())
-                .zip(z.iter_mut())
-                .zip(factor.iter())
-            {
-                y.write(f * psp.step(w, z, x));
+    for_each_block(
+        &layout,
+        #[inline(always)]
+        |block| {
+            let mut factor = [F::ZERO; BLOCK];
+            let factor = &mut factor[..block.len];
+            for (i, f) in factor.iter_mut().enumerate() {
+                *f = factors[groups.of(block.batch, block.start + i)];
             }
-        }
-        w.fill(F::ZERO);
-        z.fill(F::ZERO);
-        for t in (0..layout.time).rev() {
-            let offset = block.offset(&layout, t);
-            // SAFETY: as above; every element of the block was written in the first loop.
-            let ys = unsafe { out.slice(offset, block.len) };
-            for ((y, w), z) in ys.iter_mut().zip(w.iter_mut()).zip(z.iter_mut()) {
-                // SAFETY: written by the forward loop above.
-                let x = unsafe { y.assume_init() };
-                y.write(psp.step(w, z, x));
+            let mut w = [F::ZERO; BLOCK];
+            let mut z = [F::ZERO; BLOCK];
+            let mut row = [F::ZERO; BLOCK];
+            let (w, z, row) = (
+                &mut w[..block.len],
+                &mut z[..block.len],
+                &mut row[..block.len],
+            );
+            for t in 0..layout.time {
+                let offset = block.offset(&layout, t);
+                let xs = x.row(offset, row);
+                // SAFETY: in bounds (same range as `xs`), and only this block touches it.
+                let ys = unsafe { out.slice(offset, block.len) };
+                for ((((y, &x), w), z), &f) in ys
+                    .iter_mut()
+                    .zip(xs)
+                    .zip(w.iter_mut())
+                    .zip(z.iter_mut())
+                    .zip(factor.iter())
+                {
+                    y.write(f * psp.step(w, z, x));
+                }
             }
-        }
-    });
+            w.fill(F::ZERO);
+            z.fill(F::ZERO);
+            for t in (0..layout.time).rev() {
+                let offset = block.offset(&layout, t);
+                // SAFETY: as above; every element of the block was written in the first loop.
+                let ys = unsafe { out.slice(offset, block.len) };
+                for ((y, w), z) in ys.iter_mut().zip(w.iter_mut()).zip(z.iter_mut()) {
+                    // SAFETY: written by the forward loop above.
+                    let x = unsafe { y.assume_init() };
+                    y.write(psp.step(w, z, x));
+                }
+            }
+        },
+    );
     // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`).
     unsafe { y.assume_written() }
 }
@@ -549,35 +591,40 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
     let neg_inv_beta = F::from_f64(-1.0 / params.beta);
     let spikes_out = spikes.ptr();
     let surrogate_out = surrogate.ptr();
-    for_each_block(&layout, |block| {
-        let mut refractory = [F::ZERO; BLOCK];
-        let refractory = &mut refractory[..block.len];
-        for t in 0..layout.time {
-            let offset = block.offset(&layout, t);
-            let vs = &v[offset..offset + block.len];
-            // SAFETY: in bounds (same range as `vs`), and only this block touches it.
-            let ss = unsafe { spikes_out.slice(offset, block.len) };
-            if SURROGATE {
-                // SAFETY: as above; `surrogate` has the same length as `spikes`.
-                let rs = unsafe { surrogate_out.slice(offset, block.len) };
-                for (((s, rho), &v), r) in ss.iter_mut().zip(rs).zip(vs).zip(refractory.iter_mut())
-                {
-                    let u = v + *r;
-                    let fired = if u >= theta { F::ONE } else { F::ZERO };
-                    s.write(fired);
-                    rho.write(inv_alpha * ((u - theta).abs() * neg_inv_beta).exp_nonpositive());
-                    *r = decay * (*r + reset * fired);
-                }
-            } else {
-                for ((s, &v), r) in ss.iter_mut().zip(vs).zip(refractory.iter_mut()) {
-                    let u = v + *r;
-                    let fired = if u >= theta { F::ONE } else { F::ZERO };
-                    s.write(fired);
-                    *r = decay * (*r + reset * fired);
+    for_each_block(
+        &layout,
+        #[inline(always)]
+        |block| {
+            let mut refractory = [F::ZERO; BLOCK];
+            let refractory = &mut refractory[..block.len];
+            for t in 0..layout.time {
+                let offset = block.offset(&layout, t);
+                let vs = &v[offset..offset + block.len];
+                // SAFETY: in bounds (same range as `vs`), and only this block touches it.
+                let ss = unsafe { spikes_out.slice(offset, block.len) };
+                if SURROGATE {
+                    // SAFETY: as above; `surrogate` has the same length as `spikes`.
+                    let rs = unsafe { surrogate_out.slice(offset, block.len) };
+                    for (((s, rho), &v), r) in
+                        ss.iter_mut().zip(rs).zip(vs).zip(refractory.iter_mut())
+                    {
+                        let u = v + *r;
+                        let fired = if u >= theta { F::ONE } else { F::ZERO };
+                        s.write(fired);
+                        rho.write(inv_alpha * ((u - theta).abs() * neg_inv_beta).exp_nonpositive());
+                        *r = decay * (*r + reset * fired);
+                    }
+                } else {
+                    for ((s, &v), r) in ss.iter_mut().zip(vs).zip(refractory.iter_mut()) {
+                        let u = v + *r;
+                        let fired = if u >= theta { F::ONE } else { F::ZERO };
+                        s.write(fired);
+                        *r = decay * (*r + reset * fired);
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`),
     // and write the surrogate wherever they write spikes when `SURROGATE` (its length is 0
     // otherwise).
@@ -711,15 +758,19 @@ mod tests {
                 neurons,
             };
             let counts = std::sync::Mutex::new(vec![0u32; layout.len()]);
-            for_each_block(&layout, |block| {
-                let mut counts = counts.lock().unwrap();
-                for t in 0..time {
-                    let offset = block.offset(&layout, t);
-                    for c in &mut counts[offset..offset + block.len] {
-                        *c += 1;
+            for_each_block(
+                &layout,
+                #[inline(always)]
+                |block| {
+                    let mut counts = counts.lock().unwrap();
+                    for t in 0..time {
+                        let offset = block.offset(&layout, t);
+                        for c in &mut counts[offset..offset + block.len] {
+                            *c += 1;
+                        }
                     }
-                }
-            });
+                },
+            );
             assert!(counts.into_inner().unwrap().iter().all(|&c| c == 1));
         }
     }

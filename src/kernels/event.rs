@@ -16,7 +16,7 @@
 //! their input through [`Source`]: float values, or the spikes as bits (what the backward pass
 //! keeps).
 
-use super::cpu::{Output, Real};
+use super::cpu::{Output, Real, simd};
 use super::source::Source;
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
@@ -257,6 +257,22 @@ fn weight_grad_frame<F: Real>(
     rows: &mut [F],
     scale: F,
 ) {
+    simd(
+        #[inline(always)]
+        || weight_grad_frame_body(x, offset, grad, g, grad_t, rows, scale),
+    )
+}
+
+#[inline(always)]
+fn weight_grad_frame_body<F: Real>(
+    x: &Source<'_, F>,
+    offset: usize,
+    grad: &[F],
+    g: &ConvGeometry,
+    grad_t: &mut [F],
+    rows: &mut [F],
+    scale: F,
+) {
     let co = g.channels_out;
     let pixels = grad.len() / co;
     transpose(grad, grad_t, pixels, F::ONE);
@@ -337,6 +353,22 @@ fn conv2d_frame<F: Real>(
     out: &mut [MaybeUninit<F>],
     scale: F,
 ) {
+    simd(
+        #[inline(always)]
+        || conv2d_frame_body(x, offset, rows, g, acc, out, scale),
+    )
+}
+
+#[inline(always)]
+fn conv2d_frame_body<F: Real>(
+    x: &Source<'_, F>,
+    offset: usize,
+    rows: &[F],
+    g: &ConvGeometry,
+    acc: &mut [F],
+    out: &mut [MaybeUninit<F>],
+    scale: F,
+) {
     let co = g.channels_out;
     let mut any = false;
     for_each_event(x, offset, g, |row, pixel, run, value| {
@@ -358,6 +390,7 @@ fn conv2d_frame<F: Real>(
 
 /// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`, in tiles
 /// that stay in L1 (contiguous writes of 16 rows at a time).
+#[inline(always)]
 fn transpose<F: Real, S: Slot<F>>(src: &[F], out: &mut [S], cols: usize, scale: F) {
     const TILE: usize = 16;
     let n = src.len() / cols;
