@@ -25,6 +25,23 @@ pub fn cpu() -> Device {
     return Device::default();
 }
 
+/// Whether `device` (with or without autodiff) is a CUDA device, from its backend variant:
+/// what Burn's DDP collectives need.
+///
+/// ```
+/// assert!(!burn_snn::device::is_cuda(&burn_snn::device::cpu()));
+/// ```
+pub fn is_cuda(device: &Device) -> bool {
+    #[allow(unused_imports)]
+    use burn::backend::DispatchDevice;
+    match device.clone().inner().as_dispatch() {
+        #[cfg(feature = "cuda")]
+        DispatchDevice::Cube(cubecl::Device::Cuda(_)) => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
 /// Makes the CPU treat subnormal ("denormal") `f32`/`f64` values as zero, in inputs and
 /// results (x86-64 SSE: MXCSR flush-to-zero and denormals-are-zero), on the calling thread and
 /// on every thread of rayon's global pool (which Burn's CPU backends and their matrix

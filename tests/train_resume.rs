@@ -98,6 +98,106 @@ fn resumed_run_matches_an_uninterrupted_one() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// The environment variable that makes `killed_run_child` train (in a process of its own, which
+/// `a_killed_run_resumes_with_every_epoch_time` kills).
+const CHILD_DIR: &str = "BURN_SNN_TEST_KILLED_RUN_DIR";
+
+/// Epochs of a few hundred milliseconds: long enough to be killed in the middle of one.
+fn killed_config() -> ExperimentConfig {
+    config(3).with_samples_per_epoch(480)
+}
+
+/// The run that `a_killed_run_resumes_with_every_epoch_time` starts and kills (SIGKILL) during
+/// its second epoch; does nothing without the variable.
+#[test]
+#[ignore = "helper process of a_killed_run_resumes_with_every_epoch_time"]
+fn killed_run_child() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let data = Arc::new(SaccadeShapes::new(480, 1));
+    let _ = train(
+        &killed_config(),
+        data.clone(),
+        data,
+        None,
+        &options(dir.into(), false),
+    );
+}
+
+/// A run killed with SIGKILL after its first checkpoint and resumed reports every epoch's wall
+/// time: the times are persisted as each epoch ends, not when the run finishes.
+#[test]
+#[cfg(unix)]
+fn a_killed_run_resumes_with_every_epoch_time() {
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(format!("burn-snn-killed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "killed_run_child",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, &dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the test binary runs itself");
+    let checkpoint = dir.join("checkpoint/optim-1.bpk");
+    let start = std::time::Instant::now();
+    while !checkpoint.is_file() {
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "no checkpoint of epoch 1 after 300 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child run ended before its first checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Let the checkpoint's file be written out (its size stops changing), then kill during
+    // epoch 2.
+    let mut size = 0;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = std::fs::metadata(&checkpoint).map_or(0, |m| m.len());
+        if now > 0 && now == size {
+            break;
+        }
+        size = now;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dir.join("result.json").exists(),
+        "the child finished before it was killed: make its epochs longer"
+    );
+    let data = Arc::new(SaccadeShapes::new(480, 1));
+    let report = train(
+        &killed_config(),
+        data.clone(),
+        data,
+        None,
+        &options(dir.clone(), true),
+    )
+    .expect("the resumed run");
+    assert_eq!(report.history.len(), 3);
+    for record in &report.history {
+        assert!(
+            record.seconds.is_finite() && record.seconds > 0.0,
+            "epoch {}: {} s",
+            record.epoch,
+            record.seconds
+        );
+    }
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert!(!csv.contains("NaN"), "{csv}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Training batches are asked for with their epoch (so rate coding can draw fresh trains per
 /// epoch); evaluation asks for the plain, deterministic batches.
 #[test]

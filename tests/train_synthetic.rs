@@ -5,7 +5,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_snn::device::cpu as device;
 use burn_snn::model::{
-    SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, correct, spike_counts,
+    LayerSpec, NetworkSpec, SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, correct,
+    spike_counts,
 };
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
@@ -96,7 +97,33 @@ fn small_psp_ln_network_learns_a_spike_task() {
 #[test]
 fn deep_plain_network_learns_with_psp_ln_and_not_without() {
     let psp = format!("{SIDE}x{SIDE}x1-n8c3-{{n8c3}}*10-n{CLASSES}");
-    let plain = psp.replace('n', "");
+    // The same network without normalization, built from its layers.
+    let spec = NetworkSpec::parse(&psp).unwrap();
+    let layers = spec
+        .layers()
+        .iter()
+        .map(|layer| match *layer {
+            LayerSpec::Conv {
+                channels,
+                kernel,
+                stride,
+                ..
+            } => LayerSpec::Conv {
+                channels,
+                kernel,
+                stride,
+                psp_norm: false,
+                membrane_norm: false,
+            },
+            LayerSpec::Dense { units, .. } => LayerSpec::Dense {
+                units,
+                psp_norm: false,
+                membrane_norm: false,
+            },
+            pool => pool,
+        })
+        .collect();
+    let plain = NetworkSpec::new(spec.input(), layers).unwrap().to_string();
     let (_, with_norm) = train(&psp, Normalization::PspLayer, 300);
     let (_, without) = train(&plain, Normalization::None, 300);
     println!(

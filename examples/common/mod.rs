@@ -482,14 +482,19 @@ impl Common {
         dir: PathBuf,
     ) -> Result<RunReport, TrainError> {
         let s = &cfg.settings;
+        // `samples_per_epoch` 0 means every training sample, and a larger value is capped.
+        let per_epoch = match cfg.samples_per_epoch {
+            0 => format!("{} samples (all)", train_data.len()),
+            n if n >= train_data.len() => format!("{} samples (all)", train_data.len()),
+            n => format!("{n} of {} samples", train_data.len()),
+        };
         println!(
-            "{} | norm {} | T {} | batch {} | {} epochs × {} samples | {:?} lr {} wd {} | τs {} τr {} λ {} weight scale {} | run dir {}",
+            "{} | norm {} | T {} | batch {} | {} epochs × {per_epoch} | {:?} lr {} wd {} | τs {} τr {} λ {} weight scale {} | run dir {}",
             cfg.arch,
             s.norm,
             s.num_steps,
             cfg.batch_size,
             cfg.epochs,
-            cfg.samples_per_epoch,
             cfg.optimizer,
             cfg.lr,
             cfg.weight_decay,

@@ -1,6 +1,6 @@
 use crate::neuron::LayerSettings;
 use crate::norm::{MembraneNorm, MembraneNormConfig};
-use crate::synapse::{Presynaptic, SynapseConv2d, SynapseConv2dConfig};
+use crate::synapse::{Presynaptic, SynapseConv2d, SynapseConv2dConfig, SynapseInput};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -72,6 +72,12 @@ impl ConvNorm {
     /// As [`forward`](Self::forward).
     pub fn forward_presynaptic(&self, a: Presynaptic<5>) -> Tensor<5> {
         self.normalize(self.conv.forward_presynaptic(a))
+    }
+
+    /// What [`forward_presynaptic`](Self::forward_presynaptic) convolves on `device`
+    /// ([`SynapseConv2d::input`]).
+    pub fn input(&self, device: &Device) -> SynapseInput {
+        self.conv.input(device)
     }
 
     fn normalize(&self, v: Tensor<5>) -> Tensor<5> {

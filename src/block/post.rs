@@ -36,20 +36,24 @@ impl PostActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
+        let input = self.conv2.input(&h.device());
         let a1 = self
             .func1
-            .forward_presynaptic(self.conv1.forward(h.clone()));
+            .forward_presynaptic(self.conv1.forward(h.clone()), input);
         let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a1);
         self.func2.forward(sum)
     }
 
     /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
     pub fn forward_with_rates(&self, h: Tensor<5>) -> (Tensor<5>, [Tensor<1>; 2]) {
-        let (a1, r1) = self
-            .func1
-            .forward_presynaptic_with_rate(self.conv1.forward(h.clone()));
+        let input = self.conv2.input(&h.device());
+        let s1 = self.func1.spikes(self.conv1.forward(h.clone()));
+        let r1 = s1.clone().mean().detach();
+        let a1 = self.func1.presynaptic(s1, true, input);
         let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a1);
-        let (out, r2) = self.func2.forward_with_rate(sum);
+        let s2 = self.func2.spikes(sum);
+        let r2 = s2.clone().mean().detach();
+        let out = self.func2.forward_spikes(s2);
         (out, [r1, r2])
     }
 }

@@ -36,19 +36,26 @@ impl PreActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
-        let a1 = self.func1.forward_presynaptic(h.clone());
-        let a2 = self
-            .func2
-            .forward_presynaptic(self.conv1.forward_presynaptic(a1));
+        let device = h.device();
+        let a1 = self
+            .func1
+            .forward_presynaptic(h.clone(), self.conv1.input(&device));
+        let a2 = self.func2.forward_presynaptic(
+            self.conv1.forward_presynaptic(a1),
+            self.conv2.input(&device),
+        );
         shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a2)
     }
 
     /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
     pub fn forward_with_rates(&self, h: Tensor<5>) -> (Tensor<5>, [Tensor<1>; 2]) {
-        let (a1, r1) = self.func1.forward_presynaptic_with_rate(h.clone());
-        let (a2, r2) = self
-            .func2
-            .forward_presynaptic_with_rate(self.conv1.forward_presynaptic(a1));
+        let device = h.device();
+        let s1 = self.func1.spikes(h.clone());
+        let r1 = s1.clone().mean().detach();
+        let a1 = self.func1.presynaptic(s1, true, self.conv1.input(&device));
+        let s2 = self.func2.spikes(self.conv1.forward_presynaptic(a1));
+        let r2 = s2.clone().mean().detach();
+        let a2 = self.func2.presynaptic(s2, true, self.conv2.input(&device));
         let out = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a2);
         (out, [r1, r2])
     }

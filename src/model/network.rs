@@ -103,9 +103,10 @@ impl SpikingLayer {
     /// [`forward_spikes`](Self::forward_spikes); `binary`: `s` holds only 0 and 1.
     fn forward_events(&self, s: Activation, binary: bool) -> Activation {
         let v = match (&self.synapse, s) {
-            (Synapse::Conv(conv), Activation::Map(s)) => Activation::Map(
-                conv.forward_presynaptic(self.func.presynaptic_of_spikes(s, binary)),
-            ),
+            (Synapse::Conv(conv), Activation::Map(s)) => {
+                let input = conv.input(&s.device());
+                Activation::Map(conv.forward_presynaptic(self.func.presynaptic(s, binary, input)))
+            }
             (Synapse::Conv(_), Activation::Flat(s)) => {
                 panic!(
                     "SpikingLayer: a convolution needs a map, got shape {:?}",
@@ -114,12 +115,14 @@ impl SpikingLayer {
             }
             (Synapse::Dense(dense), Activation::Map(s)) => {
                 // Pooling (if any) happens on the map before flattening.
-                let a = self.func.presynaptic_of_spikes(s, binary).flatten();
+                let input = dense.input(&s.device());
+                let a = self.func.presynaptic(s, binary, input).flatten();
                 Activation::Flat(dense.forward_presynaptic(a))
             }
-            (Synapse::Dense(dense), Activation::Flat(s)) => Activation::Flat(
-                dense.forward_presynaptic(self.func.presynaptic_of_spikes(s, binary)),
-            ),
+            (Synapse::Dense(dense), Activation::Flat(s)) => {
+                let input = dense.input(&s.device());
+                Activation::Flat(dense.forward_presynaptic(self.func.presynaptic(s, binary, input)))
+            }
         };
         match (&self.membrane_norm, v) {
             (Some(norm), Activation::Map(v)) => Activation::Map(norm.forward(v)),
@@ -193,7 +196,7 @@ impl SpikingNetworkConfig {
                     settings.clone().with_norm(Normalization::None)
                 }
             };
-            // The synapse kernel of this layer (the Func computes its statistic for it).
+            // The synapse kernel of this layer, by its shape.
             let synapse_kernel = match *layer {
                 LayerSpec::Conv {
                     channels, kernel, ..
@@ -206,7 +209,7 @@ impl SpikingNetworkConfig {
                 LayerSpec::Pool { .. } => unreachable!("handled above"),
             };
             let func = FuncConfig::new(flat.unwrap_or(c))
-                .with_settings(marked(psp_norm).with_synapse_kernel(synapse_kernel))
+                .with_settings(marked(psp_norm))
                 .with_pool(pool)
                 .init(device);
             pool = 1;
@@ -358,13 +361,9 @@ mod tests {
         let kernels: Vec<_> = net
             .layers
             .iter()
-            .map(|layer| {
-                let synapse = match &layer.synapse {
-                    Synapse::Conv(conv) => conv.kernel,
-                    Synapse::Dense(dense) => dense.kernel,
-                };
-                assert_eq!(layer.func.kernel, synapse, "the Func serves its synapse");
-                synapse
+            .map(|layer| match &layer.synapse {
+                Synapse::Conv(conv) => conv.kernel,
+                Synapse::Dense(dense) => dense.kernel,
             })
             .collect();
         use crate::synapse::SynapseKernel::{Auto, Dense};
@@ -375,10 +374,10 @@ mod tests {
                     .with_synapse_kernel(crate::synapse::SynapseKernel::Events),
             )
             .init(&device);
-        assert_eq!(
-            forced.layers[0].func.kernel,
-            crate::synapse::SynapseKernel::Events
-        );
+        let Synapse::Conv(first) = &forced.layers[0].synapse else {
+            panic!("the first layer is a convolution");
+        };
+        assert_eq!(first.kernel, crate::synapse::SynapseKernel::Events);
     }
 
     #[test]

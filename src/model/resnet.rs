@@ -198,9 +198,7 @@ impl SpikingResNet {
     /// - output: `[batch, time, classes]`
     pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
         self.check_input(&input);
-        let mut h = self
-            .stem
-            .forward_presynaptic(self.input_func.presynaptic(input));
+        let mut h = self.stem.forward_presynaptic(self.input_presynaptic(input));
         if let Some(func) = &self.stem_func {
             h = func.forward(h);
         }
@@ -208,7 +206,10 @@ impl SpikingResNet {
             h = block.forward(h);
         }
         match &self.head_func {
-            Some(func) => self.classify_presynaptic(func.forward_presynaptic(h)),
+            Some(func) => {
+                let input = self.classifier.input(&h.device());
+                self.classify_presynaptic(func.forward_presynaptic(h, input))
+            }
             None => self.classify(h),
         }
     }
@@ -223,13 +224,11 @@ impl SpikingResNet {
     pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
         self.check_input(&input);
         let mut rates = FiringRates::default();
-        let mut h = self
-            .stem
-            .forward_presynaptic(self.input_func.presynaptic(input));
+        let mut h = self.stem.forward_presynaptic(self.input_presynaptic(input));
         if let Some(func) = &self.stem_func {
-            let (out, rate) = func.forward_with_rate(h);
-            rates.push("stem", rate);
-            h = out;
+            let s = func.spikes(h);
+            rates.push("stem", s.clone().mean().detach());
+            h = func.forward_spikes(s);
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let (out, [r1, r2]) = block.forward_with_rates(h);
@@ -239,9 +238,10 @@ impl SpikingResNet {
         }
         let out = match &self.head_func {
             Some(func) => {
-                let (a, rate) = func.forward_presynaptic_with_rate(h);
-                rates.push("head", rate);
-                self.classify_presynaptic(a)
+                let input = self.classifier.input(&h.device());
+                let s = func.spikes(h);
+                rates.push("head", s.clone().mean().detach());
+                self.classify_presynaptic(func.presynaptic(s, true, input))
             }
             None => self.classify(h),
         };
@@ -259,6 +259,12 @@ impl SpikingResNet {
         let [b, t, c, hh, ww] = h.dims();
         let v = self.classifier.forward(h.reshape([b, t, c * hh * ww]));
         spike(v, &self.srm)
+    }
+
+    /// The input layer (PSP → Norm of the input, which may hold any values) for the stem.
+    fn input_presynaptic(&self, input: Tensor<5>) -> Presynaptic<5> {
+        let synapse = self.stem.input(&input.device());
+        self.input_func.presynaptic(input, false, synapse)
     }
 
     /// [`classify`](Self::classify) of a Func's output in factored form.

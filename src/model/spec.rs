@@ -18,8 +18,9 @@
 use crate::norm::Normalization;
 use core::fmt;
 
-/// One layer of a [`NetworkSpec`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// One layer of a [`NetworkSpec`]; serializes as data (`{"Conv": {"channels": 8, ...}}`), and
+/// [`NetworkSpec::new`] builds a network from a list of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LayerSpec {
     /// A convolution synapse.
     Conv {
@@ -52,9 +53,9 @@ pub enum LayerSpec {
 
 /// A parsed, valid architecture string: the input shape and the expanded layer list.
 ///
-/// Only [`parse`](Self::parse) makes one, so every value is a network that can be built: a
-/// non-empty input, non-zero sizes, pooling windows that fit, and a dense output layer. It
-/// serializes as its string.
+/// Only [`parse`](Self::parse) and [`new`](Self::new) make one, and both validate, so every
+/// value is a network that can be built: a non-empty input, non-zero sizes, pooling windows
+/// that fit, and a dense output layer. It serializes as its string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NetworkSpec {
     /// Input `[channels, height, width]`.
@@ -87,9 +88,46 @@ impl NetworkSpec {
             chars: spec.chars().collect(),
             pos: 0,
         };
-        let parsed = parser.spec()?;
-        parsed.validate(&parser)?;
+        let (parsed, positions) = parser.spec()?;
+        parsed.validate(&parser, &positions)?;
         Ok(parsed)
+    }
+
+    /// The network of `input` (`[channels, height, width]`) and `layers`, checked as
+    /// [`parse`](Self::parse) checks a string (an error's position is in the canonical string,
+    /// [`Display`](fmt::Display)): for code that derives a variant of a network from its
+    /// layers instead of editing its string.
+    ///
+    /// ```
+    /// use burn_snn::model::{LayerSpec, NetworkSpec};
+    ///
+    /// let spec = NetworkSpec::parse("34x34x2-n8c3-p2-n16c3-10").unwrap();
+    /// // The same network without any normalization marker.
+    /// let plain: Vec<LayerSpec> = spec
+    ///     .layers()
+    ///     .iter()
+    ///     .map(|layer| match *layer {
+    ///         LayerSpec::Conv { channels, kernel, stride, .. } => LayerSpec::Conv {
+    ///             channels,
+    ///             kernel,
+    ///             stride,
+    ///             psp_norm: false,
+    ///             membrane_norm: false,
+    ///         },
+    ///         LayerSpec::Dense { units, .. } => LayerSpec::Dense {
+    ///             units,
+    ///             psp_norm: false,
+    ///             membrane_norm: false,
+    ///         },
+    ///         pool => pool,
+    ///     })
+    ///     .collect();
+    /// let plain = NetworkSpec::new(spec.input(), plain).unwrap();
+    /// assert_eq!(plain.to_string(), "34x34x2-8c3-p2-16c3-10");
+    /// assert!(NetworkSpec::new([2, 34, 34], vec![]).is_err());
+    /// ```
+    pub fn new(input: [usize; 3], layers: Vec<LayerSpec>) -> Result<Self, SpecError> {
+        Self::parse(&Self { input, layers }.to_string())
     }
 
     /// Input `[channels, height, width]` (the string writes `HxWxC`).
@@ -153,7 +191,9 @@ impl NetworkSpec {
         }
     }
 
-    fn validate(&self, parser: &Parser) -> Result<(), SpecError> {
+    /// Checks the layer sequence; an error points at the offending layer, `positions` holding
+    /// where each layer starts in the string.
+    fn validate(&self, parser: &Parser, positions: &[usize]) -> Result<(), SpecError> {
         let end = parser.chars.len();
         let [c, h, w] = self.input;
         if h == 0 || w == 0 || c == 0 {
@@ -172,10 +212,11 @@ impl NetworkSpec {
         let (mut h, mut w, mut flat) = (h, w, false);
         for (i, layer) in self.layers.iter().enumerate() {
             let at = || format!("layer {} ({layer})", i + 1);
+            let position = positions[i];
             match *layer {
                 LayerSpec::Conv { .. } | LayerSpec::Pool { .. } if flat => {
                     return Err(parser.error_at(
-                        end,
+                        position,
                         "only dense layers after a dense layer",
                         &at(),
                     ));
@@ -183,7 +224,7 @@ impl NetworkSpec {
                 LayerSpec::Conv { kernel, stride, .. } => {
                     if kernel == 0 || stride == 0 {
                         return Err(parser.error_at(
-                            end,
+                            position,
                             "a non-zero kernel size and stride",
                             &at(),
                         ));
@@ -194,14 +235,14 @@ impl NetworkSpec {
                 LayerSpec::Pool { size } => {
                     if size == 0 || size > h || size > w {
                         let expected = format!("a pooling window that fits the {h}x{w} map");
-                        return Err(parser.error_at(end, &expected, &at()));
+                        return Err(parser.error_at(position, &expected, &at()));
                     }
                     h /= size;
                     w /= size;
                 }
                 LayerSpec::Dense { units, .. } => {
                     if units == 0 {
-                        return Err(parser.error_at(end, "a non-zero layer size", &at()));
+                        return Err(parser.error_at(position, "a non-zero layer size", &at()));
                     }
                     flat = true;
                 }
@@ -273,6 +314,10 @@ impl core::str::FromStr for NetworkSpec {
     }
 }
 
+/// The most layers a network string may expand to (groups repeated): far beyond any network
+/// this crate trains, and a bound on what a string can make it allocate.
+pub const MAX_LAYERS: usize = 10_000;
+
 struct Parser<'a> {
     text: &'a str,
     chars: Vec<char>,
@@ -336,7 +381,8 @@ impl Parser<'_> {
             .map_err(|_| self.error_at(start, "a number that fits in usize", &digits))
     }
 
-    fn spec(&mut self) -> Result<NetworkSpec, SpecError> {
+    /// The spec, and where each of its layers starts in the string.
+    fn spec(&mut self) -> Result<(NetworkSpec, Vec<usize>), SpecError> {
         let h = self.number("the input height")?;
         self.expect(&['x', '×'], "'x' between input dims")?;
         let w = self.number("the input width")?;
@@ -354,13 +400,19 @@ impl Parser<'_> {
             self.expect(&['-'], "'-' before the next layer")?;
             self.item(&mut layers)?;
         }
-        Ok(NetworkSpec {
-            input: [c, h, w],
-            layers,
-        })
+        let (layers, positions) = layers.into_iter().unzip();
+        Ok((
+            NetworkSpec {
+                input: [c, h, w],
+                layers,
+            },
+            positions,
+        ))
     }
 
-    fn item(&mut self, out: &mut Vec<LayerSpec>) -> Result<(), SpecError> {
+    /// Parses one item into `out`, each layer with its position.
+    fn item(&mut self, out: &mut Vec<(LayerSpec, usize)>) -> Result<(), SpecError> {
+        let start = self.pos;
         match self.peek() {
             Some('{') => {
                 self.pos += 1;
@@ -376,6 +428,14 @@ impl Parser<'_> {
                 if count == 0 {
                     return Err(self.error_at(at, "a repeat count of at least 1", "0"));
                 }
+                let total = count
+                    .checked_mul(group.len())
+                    .and_then(|n| n.checked_add(out.len()));
+                if total.is_none_or(|n| n > MAX_LAYERS) {
+                    let expected =
+                        format!("a repeat count that keeps the network within {MAX_LAYERS} layers");
+                    return Err(self.error_at(at, &expected, &count.to_string()));
+                }
                 for _ in 0..count {
                     out.extend_from_slice(&group);
                 }
@@ -384,7 +444,7 @@ impl Parser<'_> {
             Some('p') => {
                 self.pos += 1;
                 let size = self.number("a pooling size after 'p'")?;
-                out.push(LayerSpec::Pool { size });
+                out.push((LayerSpec::Pool { size }, start));
                 Ok(())
             }
             _ => {
@@ -416,7 +476,7 @@ impl Parser<'_> {
                 if !matches!(self.peek(), None | Some('-') | Some('}')) {
                     return Err(self.error("'-', '}' or the end after a layer"));
                 }
-                out.push(layer);
+                out.push((layer, start));
                 Ok(())
             }
         }
@@ -587,6 +647,29 @@ mod tests {
         assert_eq!((e.position, e.found.as_str()), (7, "the end"));
         let e = err("4x4x2-p8-10");
         assert_eq!(e.expected, "a pooling window that fits the 4x4 map");
+        // Semantic errors point at the offending layer, also inside a repeated group.
+        let e = err("34x34x2-n8c3-10-8c3-10");
+        assert_eq!((e.position, e.found.as_str()), (16, "layer 3 (8c3)"));
+        let e = err("8x8x1-n4c3-{n4c0}*2-10");
+        assert_eq!(
+            (e.position, e.expected.as_str()),
+            (12, "a non-zero kernel size and stride")
+        );
+        let e = err("8x8x1-n4c3-p2-p2-p4-10");
+        assert_eq!((e.position, e.found.as_str()), (17, "layer 4 (p4)"));
+        // A repeat count that would expand past the limit is refused where it is written,
+        // before anything is allocated.
+        let e = err("8x8x1-{n8c3}*4000000000-10");
+        assert_eq!(
+            (e.position, e.expected.as_str()),
+            (
+                13,
+                "a repeat count that keeps the network within 10000 layers"
+            )
+        );
+        let e = err("8x8x1-{{n8c3}*100-{n8c3}*1}*100-10");
+        assert_eq!(e.position, 28);
+        assert!(NetworkSpec::parse("8x8x1-{n8c3}*9999-10").is_ok());
         assert_eq!(
             err("34-n8c3-10").to_string(),
             "invalid network string \"34-n8c3-10\" at position 2: expected 'x' between input dims, found '-'"

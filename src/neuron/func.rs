@@ -4,7 +4,7 @@ use super::LayerSettings;
 use crate::SrmConfig;
 use crate::functional::{pool_psp, psp, spike};
 use crate::norm::{PspNorm, PspNormConfig};
-use crate::synapse::{Presynaptic, SynapseKernel};
+use crate::synapse::{Presynaptic, SynapseInput};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -39,11 +39,6 @@ pub struct Func {
     pub srm: SrmConfig,
     /// Pooling window (1 = none).
     pub pool: usize,
-    /// The synapse kernel of the network ([`LayerSettings::synapse_kernel`]): with the event
-    /// path the PSP statistic is computed from the spikes
-    /// ([`PspNorm::moment_of_spikes`](crate::norm::PspNorm::moment_of_spikes)).
-    #[module(skip)]
-    pub kernel: SynapseKernel,
 }
 
 impl FuncConfig {
@@ -66,7 +61,6 @@ impl FuncConfig {
             }),
             srm: settings.srm.clone(),
             pool: self.pool,
-            kernel: settings.synapse_kernel,
         }
     }
 }
@@ -80,14 +74,6 @@ impl Func {
     /// - output: same, spatial dims divided by `pool`
     pub fn forward<const D: usize>(&self, v: Tensor<D>) -> Tensor<D> {
         self.forward_spikes(self.spikes(v))
-    }
-
-    /// [`forward`](Self::forward) and this layer's firing rate (the mean of its spikes, in
-    /// spikes per neuron per step, detached, shape `[1]`), from the same spikes.
-    pub fn forward_with_rate<const D: usize>(&self, v: Tensor<D>) -> (Tensor<D>, Tensor<1>) {
-        let s = self.spikes(v);
-        let rate = s.clone().mean().detach();
-        (self.forward_spikes(s), rate)
     }
 
     /// The spikes of the potential `v` (the first stage of [`forward`](Self::forward)).
@@ -107,43 +93,38 @@ impl Func {
         self.factors(s, false, false).dense()
     }
 
-    /// [`forward`](Self::forward) in factored form, for a synapse that can convolve the spikes
-    /// themselves (see [`Presynaptic`]).
-    pub fn forward_presynaptic<const D: usize>(&self, v: Tensor<D>) -> Presynaptic<D> {
-        self.presynaptic_of_spikes(self.spikes(v), true)
-    }
-
-    /// [`forward_presynaptic`](Self::forward_presynaptic) and the layer's firing rate, as
-    /// [`forward_with_rate`](Self::forward_with_rate).
-    pub fn forward_presynaptic_with_rate<const D: usize>(
-        &self,
-        v: Tensor<D>,
-    ) -> (Presynaptic<D>, Tensor<1>) {
-        let s = self.spikes(v);
-        let rate = s.clone().mean().detach();
-        (self.presynaptic_of_spikes(s, true), rate)
-    }
-
-    /// [`forward_spikes`](Self::forward_spikes) in factored form: the pooled spikes, and with a
-    /// PSP normalization their PSP `Pool(ε ∗ s)` and its second moment.
+    /// PSP → (Pool) → Norm of spikes `s` in factored form, for a synapse (see
+    /// [`Presynaptic`]), prepared for what the synapse convolves (`input`, from the synapse's
+    /// `input`): for [`SynapseInput::Spikes`] the normalization's statistic is computed from the
+    /// spikes ([`PspNorm::moment_of_spikes`](crate::norm::PspNorm::moment_of_spikes), keeping
+    /// them as bits for the backward pass when `binary`: `s` holds only 0 and 1, e.g. from
+    /// [`spikes`](Self::spikes)), for [`SynapseInput::Psp`] from the PSP, which is kept for
+    /// [`Presynaptic::dense`].
     ///
     /// # Shapes
     ///
     /// - `s`: `[batch, time, channels, ...]`; rank 5 when `pool > 1`
-    pub fn presynaptic<const D: usize>(&self, s: Tensor<D>) -> Presynaptic<D> {
-        self.presynaptic_of_spikes(s, false)
-    }
-
-    /// [`presynaptic`](Self::presynaptic) of spikes that hold only 0 and 1 when `binary` (e.g.
-    /// from [`spikes`](Self::spikes)): the event path then keeps them as bits for the backward
-    /// pass.
-    pub fn presynaptic_of_spikes<const D: usize>(
+    pub fn presynaptic<const D: usize>(
         &self,
         s: Tensor<D>,
         binary: bool,
+        input: SynapseInput,
     ) -> Presynaptic<D> {
-        let events = self.kernel.uses_events(&s.device());
-        self.factors(s, binary, events)
+        self.factors(s, binary, input == SynapseInput::Spikes)
+    }
+
+    /// [`presynaptic`](Self::presynaptic) of the spikes of the potential `v`: the layer in
+    /// factored form for a synapse that convolves `input`.
+    ///
+    /// # Shapes
+    ///
+    /// - `v`: `[batch, time, channels, ...]`; rank 5 when `pool > 1`
+    pub fn forward_presynaptic<const D: usize>(
+        &self,
+        v: Tensor<D>,
+        input: SynapseInput,
+    ) -> Presynaptic<D> {
+        self.presynaptic(self.spikes(v), true, input)
     }
 
     /// The factors of `â`; with `events`, the statistic comes from the spikes

@@ -4,7 +4,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::{Presynaptic, SynapseKernel};
+use super::{Presynaptic, SynapseInput, SynapseKernel};
 use crate::kernels::EventConvOptions;
 
 /// Configuration of a [`SynapseConv2d`].
@@ -108,6 +108,13 @@ impl SynapseConv2d {
         let v = self.conv.forward(a.reshape([b * t, c, h, w]));
         let [_, c2, h2, w2] = v.dims();
         v.reshape([b, t, c2, h2, w2])
+    }
+
+    /// What [`forward_presynaptic`](Self::forward_presynaptic) convolves on `device`: what to
+    /// ask the Func layer before it for
+    /// ([`Func::presynaptic`](crate::neuron::Func::presynaptic)).
+    pub fn input(&self, device: &Device) -> SynapseInput {
+        self.kernel.input(device)
     }
 
     /// [`forward`](Self::forward) of a Func layer's output `â`, given in factored form.

@@ -3,7 +3,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::{Presynaptic, SynapseKernel};
+use super::{Presynaptic, SynapseInput, SynapseKernel};
 use crate::kernels::EventConvOptions;
 
 /// Configuration of a [`SynapseDense`].
@@ -96,6 +96,13 @@ impl SynapseDense {
         self.linear
             .forward(a.reshape([b * t, n]))
             .reshape([b, t, outputs])
+    }
+
+    /// What [`forward_presynaptic`](Self::forward_presynaptic) convolves on `device`: what to
+    /// ask the Func layer before it for
+    /// ([`Func::presynaptic`](crate::neuron::Func::presynaptic)).
+    pub fn input(&self, device: &Device) -> SynapseInput {
+        self.kernel.input(device)
     }
 
     /// [`forward`](Self::forward) of a Func layer's output `â`, given in factored form.

@@ -23,6 +23,18 @@ pub enum SynapseKernel {
     Events,
 }
 
+/// What a synapse convolves of its presynaptic Func layer's output `â = Norm(Pool(ε ∗ s))`,
+/// which decides how the Func prepares it
+/// ([`Func::presynaptic`](crate::neuron::Func::presynaptic)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynapseInput {
+    /// `â` itself (the dense path): the normalization's statistic from the PSP.
+    Psp,
+    /// The spikes (the event path): the statistic from the spikes, the PSP filter after the
+    /// convolution.
+    Spikes,
+}
+
 /// The weight of one extra PSP pass per neuron and step against one multiply-add of the saved
 /// convolutions, in [`SynapseKernel::for_synapse`]'s rule (see there; measured on a 2-core
 /// x86-64 machine with `cargo bench --bench train_step` and `BURN_SNN_BENCH_SPEC`, README).
@@ -52,6 +64,20 @@ impl SynapseKernel {
         match self {
             Self::Auto if convolution < filtering => Self::Dense,
             other => other,
+        }
+    }
+
+    /// What a synapse with this kernel convolves on `device`.
+    ///
+    /// # Panics
+    ///
+    /// As [`uses_events`](Self::uses_events).
+    #[track_caller]
+    pub fn input(self, device: &Device) -> SynapseInput {
+        if self.uses_events(device) {
+            SynapseInput::Spikes
+        } else {
+            SynapseInput::Psp
         }
     }
 

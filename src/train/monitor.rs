@@ -9,6 +9,7 @@ use burn::train::renderer::{
     MetricsRendererTraining,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -69,6 +70,7 @@ pub struct RunMonitor {
     state: Arc<Mutex<State>>,
     progress_every: usize,
     batch_size: usize,
+    seconds_file: Option<Arc<PathBuf>>,
 }
 
 impl RunMonitor {
@@ -79,7 +81,16 @@ impl RunMonitor {
             state: Arc::default(),
             progress_every,
             batch_size: batch_size.max(1),
+            seconds_file: None,
         }
+    }
+
+    /// Also writes the epoch times to `path` (JSON, epoch → seconds, merged with what the file
+    /// holds: a resumed run keeps the earlier epochs) as each epoch ends, atomically, before
+    /// burn-train writes that epoch's checkpoint: a run killed later loses none of them.
+    pub fn with_seconds_file(mut self, path: PathBuf) -> Self {
+        self.seconds_file = Some(Arc::new(path));
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -140,6 +151,26 @@ fn value(sums: &Sums, name: &str) -> String {
         .map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
 }
 
+/// Merges `seconds` into the JSON map at `path` (created with its folder if missing), written
+/// through a temporary file and a rename; returns every epoch's time.
+pub(crate) fn merge_seconds(
+    path: &Path,
+    seconds: &BTreeMap<usize, f64>,
+) -> std::io::Result<BTreeMap<usize, f64>> {
+    let mut all: BTreeMap<usize, f64> = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    all.extend(seconds.iter().map(|(&e, &s)| (e, s)));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string(&all).expect("a map of numbers"))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(all)
+}
+
 impl MetricsRendererTraining for RunMonitor {
     fn update_train(&mut self, state: MetricState) {
         self.record(Which::Train, state);
@@ -187,6 +218,14 @@ impl TrainingProgressLogger for RunMonitor {
         let mut s = self.state();
         let seconds = s.epoch_start.map_or(0.0, |t| t.elapsed().as_secs_f64());
         s.seconds.insert(epoch, seconds);
+        if let Some(path) = &self.seconds_file
+            && let Err(err) = merge_seconds(path, &s.seconds)
+        {
+            log::warn!(
+                "could not record the epoch times in {}: {err}",
+                path.display()
+            );
+        }
         log::info!(
             "epoch {epoch}/{}: train loss {} acc {} | valid loss {} acc {} | {seconds:.1} s",
             s.total_epochs,

@@ -223,10 +223,7 @@ pub fn train(
     if devices.len() > 1 && opts.strategy == MultiDeviceStrategy::Ddp {
         // Burn 0.22 implements the collectives on CUDA only; elsewhere `ddp` panics inside
         // Burn without naming the device.
-        if let Some(other) = devices
-            .iter()
-            .find(|d| !format!("{:?}", (*d).clone().inner()).starts_with("Cuda"))
-        {
+        if let Some(other) = devices.iter().find(|d| !crate::device::is_cuda(d)) {
             return Err(TrainError::Engine(format!(
                 "DDP runs on CUDA devices only (Burn's all-reduce); {other:?} is not one: use \
                  MultiDeviceStrategy::Multi (--strategy multi)"
@@ -260,7 +257,9 @@ pub fn train(
     let valid_loader = SpikeDataLoader::eval(valid, cfg.batch_size, &main.clone().inner())
         .limit(cfg.valid_samples, cfg.seed ^ EVALUATION_SEED);
     let valid_samples = valid_loader.num_items();
-    let monitor = RunMonitor::new(opts.progress_every, cfg.batch_size);
+    let seconds_file = checkpoint_dir.join("epoch-seconds.json");
+    let monitor = RunMonitor::new(opts.progress_every, cfg.batch_size)
+        .with_seconds_file(seconds_file.clone());
     let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
         .with_training_strategy(strategy(devices, opts.strategy).into())
         .with_interrupter(interrupter.clone())
@@ -311,7 +310,8 @@ pub fn train(
         }
     }
 
-    let seconds = save_epoch_seconds(&checkpoint_dir, monitor.epoch_seconds())?;
+    let seconds = super::monitor::merge_seconds(&seconds_file, &monitor.epoch_seconds())
+        .map_err(|e| files_err(&seconds_file, e))?;
     let history = read_history(dir, &layers, per_epoch, valid_samples, &seconds)?;
     let (best_epoch, best_valid_accuracy) =
         history
@@ -417,23 +417,6 @@ fn last_checkpoint(dir: &Path) -> Option<usize> {
         .filter_map(|name| epoch(name, "model-"))
         .filter(|e| entries.contains(&format!("optim-{e}.bpk")))
         .max()
-}
-
-/// Merges this process's epoch times into `dir/epoch-seconds.json` (a resumed run keeps the
-/// earlier ones) and returns them all.
-fn save_epoch_seconds(
-    dir: &Path,
-    new: BTreeMap<usize, f64>,
-) -> Result<BTreeMap<usize, f64>, TrainError> {
-    let path = dir.join("epoch-seconds.json");
-    let mut all: BTreeMap<usize, f64> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
-    all.extend(new);
-    std::fs::create_dir_all(dir).map_err(|e| files_err(dir, e))?;
-    write_atomic(&path, &serde_json::to_string(&all).expect("serializable"))?;
-    Ok(all)
 }
 
 /// Every epoch's training and validation metrics, from Burn's metric logs.

@@ -18,7 +18,7 @@ use burn_snn::kernels::DENSE_ABOVE_DENSITY;
 use burn_snn::model::{NetworkSpec, SpikingNetworkConfig};
 use burn_snn::neuron::{Func, FuncConfig, LayerSettings};
 use burn_snn::norm::Normalization;
-use burn_snn::synapse::{SynapseConv2dConfig, SynapseDenseConfig, SynapseKernel};
+use burn_snn::synapse::{SynapseConv2dConfig, SynapseDenseConfig, SynapseInput, SynapseKernel};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// The PSP normalizations (which change the event path) and one membrane norm (which does not).
@@ -141,21 +141,10 @@ fn assert_same(events: &Run, dense: &Run, tol: f64, what: &str) {
     );
 }
 
-/// A Func whose statistics follow `kernel` (computed from the PSP for `Dense`, from the
-/// spikes for `Events`).
-fn func(
-    channels: usize,
-    norm: Normalization,
-    pool: usize,
-    kernel: SynapseKernel,
-    device: &Device,
-) -> Func {
+/// A Func (its statistics follow what the synapse asks for, `SynapseInput`).
+fn func(channels: usize, norm: Normalization, pool: usize, device: &Device) -> Func {
     FuncConfig::new(channels)
-        .with_settings(
-            LayerSettings::new()
-                .with_norm(norm)
-                .with_synapse_kernel(kernel),
-        )
+        .with_settings(LayerSettings::new().with_norm(norm))
         .with_pool(pool)
         .init(device)
 }
@@ -172,8 +161,8 @@ pub fn func_into_conv(device: &Device, tol: f64) {
     for norm in NORMS {
         for (i, &(b, t, ci, co, h, w, pool, stride, bias)) in shapes.iter().enumerate() {
             for (j, density) in DENSITIES.into_iter().enumerate() {
-                let f = func(ci, norm, pool, SynapseKernel::Dense, device);
-                let fe = func(ci, norm, pool, SynapseKernel::Events, device);
+                let f = func(ci, norm, pool, device);
+                let fe = func(ci, norm, pool, device);
                 let dense = SynapseConv2dConfig::new([ci, co], 3)
                     .with_stride(stride)
                     .with_bias(bias)
@@ -187,15 +176,15 @@ pub fn func_into_conv(device: &Device, tol: f64) {
                 let s = spikes([b, t, ci, h, w], density, seed, device);
                 let what = format!("{norm} shape {i} density {density}");
                 let want = run(&dense, s.clone(), seed, |s| {
-                    dense.forward_presynaptic(f.presynaptic(s))
+                    dense.forward_presynaptic(f.presynaptic(s, false, SynapseInput::Psp))
                 });
                 let got = run(&events, s.clone(), seed, |s| {
-                    events.forward_presynaptic(fe.presynaptic_of_spikes(s, true))
+                    events.forward_presynaptic(fe.presynaptic(s, true, SynapseInput::Spikes))
                 });
                 assert_same(&got, &want, tol, &what);
                 // Spikes not declared binary (kept as floats) give the same.
                 let floats = run(&events, s.clone(), seed, |s| {
-                    events.forward_presynaptic(fe.presynaptic(s))
+                    events.forward_presynaptic(fe.presynaptic(s, false, SynapseInput::Spikes))
                 });
                 assert_same(&floats, &want, tol, &format!("{what} (float spikes)"));
                 if density > DENSE_ABOVE_DENSITY {
@@ -203,7 +192,7 @@ pub fn func_into_conv(device: &Device, tol: f64) {
                     let mut fallback = events.clone();
                     fallback.dense_above_density = DENSE_ABOVE_DENSITY;
                     let got = run(&fallback, s.clone(), seed, |s| {
-                        fallback.forward_presynaptic(fe.presynaptic_of_spikes(s, true))
+                        fallback.forward_presynaptic(fe.presynaptic(s, true, SynapseInput::Spikes))
                     });
                     assert_same(&got, &want, tol, &format!("{what} (dense fallback)"));
                 }
@@ -224,8 +213,8 @@ pub fn func_into_dense(device: &Device, tol: f64) {
             let seed = 100 + j as u64;
             let what = format!("{norm} density {density}");
             // Flat input.
-            let f = func(40, norm, 1, SynapseKernel::Dense, device);
-            let fe = func(40, norm, 1, SynapseKernel::Events, device);
+            let f = func(40, norm, 1, device);
+            let fe = func(40, norm, 1, device);
             let dense = SynapseDenseConfig::new(40, 7)
                 .with_bias(true)
                 .with_weight_scale(1.0)
@@ -236,15 +225,15 @@ pub fn func_into_dense(device: &Device, tol: f64) {
             events.dense_above_density = 1.0;
             let s = spikes([3, 15, 40], density, seed, device);
             let want = run(&dense, s.clone(), seed, |s| {
-                dense.forward_presynaptic(f.presynaptic(s))
+                dense.forward_presynaptic(f.presynaptic(s, false, SynapseInput::Psp))
             });
             let got = run(&events, s, seed, |s| {
-                events.forward_presynaptic(fe.presynaptic_of_spikes(s, true))
+                events.forward_presynaptic(fe.presynaptic(s, true, SynapseInput::Spikes))
             });
             assert_same(&got, &want, tol, &format!("flat {what}"));
             // A pooled 3×6×6 map, flattened to 27 inputs.
-            let f = func(3, norm, 2, SynapseKernel::Dense, device);
-            let fe = func(3, norm, 2, SynapseKernel::Events, device);
+            let f = func(3, norm, 2, device);
+            let fe = func(3, norm, 2, device);
             let dense = SynapseDenseConfig::new(27, 5)
                 .with_weight_scale(1.0)
                 .with_kernel(SynapseKernel::Dense)
@@ -254,10 +243,10 @@ pub fn func_into_dense(device: &Device, tol: f64) {
             events.dense_above_density = 1.0;
             let s = spikes([2, 9, 3, 6, 6], density, seed, device);
             let want = run(&dense, s.clone(), seed, |s| {
-                dense.forward_presynaptic(f.presynaptic(s).flatten())
+                dense.forward_presynaptic(f.presynaptic(s, false, SynapseInput::Psp).flatten())
             });
             let got = run(&events, s, seed, |s| {
-                events.forward_presynaptic(fe.presynaptic_of_spikes(s, true).flatten())
+                events.forward_presynaptic(fe.presynaptic(s, true, SynapseInput::Spikes).flatten())
             });
             assert_same(&got, &want, tol, &format!("map {what}"));
         }
