@@ -9,6 +9,9 @@
 //! which no trained network is; at 40 every layer fires at 1–5%, the rates trained networks
 //! have (`runs/…/metrics.csv`). Samples are decoded and binned once, outside the timing.
 //!
+//! The initialization is seeded (`BURN_SNN_BENCH_SEED`, default 2022), so that two builds
+//! measure the same network; `BURN_SNN_SYNAPSE=dense|events` times one path only.
+//!
 //! Run: `BURN_SNN_DATA=../shared/data cargo bench --bench inference`
 
 use burn::data::dataloader::batcher::Batcher;
@@ -39,6 +42,17 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let device = burn_snn::device::cpu();
+    let seed: u64 = std::env::var("BURN_SNN_BENCH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2022);
+    device.seed(seed);
+    let paths: Vec<&str> = match std::env::var("BURN_SNN_SYNAPSE").as_deref() {
+        Ok("dense") => vec!["dense"],
+        Ok("events") => vec!["events"],
+        Ok("both") | Err(_) => vec!["dense", "events"],
+        Ok(other) => panic!("BURN_SNN_SYNAPSE: expected dense, events or both, got {other}"),
+    };
     let dataset = NmnistDataset::from_dir(
         std::path::Path::new(&root).join("nmnist-small"),
         Split::Test,
@@ -77,6 +91,9 @@ fn main() {
     println!("  firing rates (%, first batch): {}", rates.join(" "));
     let mut predictions = Vec::new();
     for (name, model) in [("dense", &dense), ("events", &events)] {
+        if !paths.contains(&name) {
+            continue;
+        }
         // One warm-up batch, then every batch once (`BURN_SNN_BENCH_ROUNDS` times).
         let _ = model.forward(batches[0].spikes.clone());
         let mut times = Vec::new();
@@ -105,6 +122,9 @@ fn main() {
             times.iter().map(|t| format!("{t:.2}")).collect::<Vec<_>>()
         );
         predictions.push(predicted);
+    }
+    if predictions.len() < 2 {
+        return;
     }
     let same = predictions[0]
         .iter()

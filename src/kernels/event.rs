@@ -257,33 +257,24 @@ fn weight_grad_frame<F: Real>(
     rows: &mut [F],
     scale: F,
 ) {
+    // The frame's loops compiled for AVX2 where the CPU has it (`simd`: the closure is
+    // inlined into the wide instance).
     simd(
         #[inline(always)]
-        || weight_grad_frame_body(x, offset, grad, g, grad_t, rows, scale),
+        || {
+            let co = g.channels_out;
+            let pixels = grad.len() / co;
+            transpose(grad, grad_t, pixels, F::ONE);
+            for_each_event(x, offset, g, |row, pixel, run, value| {
+                let len = run * co;
+                axpy(
+                    &mut rows[row * co..][..len],
+                    scale * value,
+                    &grad_t[pixel * co..][..len],
+                );
+            });
+        },
     )
-}
-
-#[inline(always)]
-fn weight_grad_frame_body<F: Real>(
-    x: &Source<'_, F>,
-    offset: usize,
-    grad: &[F],
-    g: &ConvGeometry,
-    grad_t: &mut [F],
-    rows: &mut [F],
-    scale: F,
-) {
-    let co = g.channels_out;
-    let pixels = grad.len() / co;
-    transpose(grad, grad_t, pixels, F::ONE);
-    for_each_event(x, offset, g, |row, pixel, run, value| {
-        let len = run * co;
-        axpy(
-            &mut rows[row * co..][..len],
-            scale * value,
-            &grad_t[pixel * co..][..len],
-        );
-    });
 }
 
 /// `acc += value·row`, the inner loop of both directions (vectorizes).
@@ -353,39 +344,30 @@ fn conv2d_frame<F: Real>(
     out: &mut [MaybeUninit<F>],
     scale: F,
 ) {
+    // The frame's loops compiled for AVX2 where the CPU has it (`simd`: the closure is
+    // inlined into the wide instance).
     simd(
         #[inline(always)]
-        || conv2d_frame_body(x, offset, rows, g, acc, out, scale),
+        || {
+            let co = g.channels_out;
+            let mut any = false;
+            for_each_event(x, offset, g, |row, pixel, run, value| {
+                any = true;
+                let len = run * co;
+                axpy(
+                    &mut acc[pixel * co..][..len],
+                    value,
+                    &rows[row * co..][..len],
+                );
+            });
+            if any {
+                transpose(acc, out, co, scale);
+                acc.fill(F::ZERO);
+            } else {
+                out.fill(MaybeUninit::new(F::ZERO));
+            }
+        },
     )
-}
-
-#[inline(always)]
-fn conv2d_frame_body<F: Real>(
-    x: &Source<'_, F>,
-    offset: usize,
-    rows: &[F],
-    g: &ConvGeometry,
-    acc: &mut [F],
-    out: &mut [MaybeUninit<F>],
-    scale: F,
-) {
-    let co = g.channels_out;
-    let mut any = false;
-    for_each_event(x, offset, g, |row, pixel, run, value| {
-        any = true;
-        let len = run * co;
-        axpy(
-            &mut acc[pixel * co..][..len],
-            value,
-            &rows[row * co..][..len],
-        );
-    });
-    if any {
-        transpose(acc, out, co, scale);
-        acc.fill(F::ZERO);
-    } else {
-        out.fill(MaybeUninit::new(F::ZERO));
-    }
 }
 
 /// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`, in tiles

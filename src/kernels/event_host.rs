@@ -12,7 +12,7 @@ use super::input_grad;
 use super::source::Source;
 use super::{EventConvOptions, SnnBackend};
 use burn::backend::{
-    TensorMetadata,
+    Backend, TensorMetadata,
     tensor::{Device, FloatTensor, IntTensor},
 };
 use burn::tensor::ops::ConvOptions;
@@ -138,7 +138,7 @@ pub(crate) fn conv2d<B: CpuHost>(
             options(o),
         );
         let [_, co, ho, wo]: [usize; 4] = y.shape().dims();
-        return super::scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
+        return scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
     }
     #[cfg(test)]
     tests::count_path(true);
@@ -207,7 +207,7 @@ pub(crate) fn conv2d_weight_grad<B: CpuHost>(
             unreachable!("checked by conv2d_events")
         };
         let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
-        let grad = super::scale_samples::<B>(grad, scale);
+        let grad = scale_samples::<B>(grad, scale);
         return B::conv2d_weight_backward(
             B::float_reshape(x.into_float(dtype), [b * t, ci, h, w].into()),
             weight,
@@ -276,7 +276,7 @@ pub(crate) fn conv2d_input_grad<B: CpuHost>(
     let dtype = grad.dtype();
     let g = geometry(&dims, &weight.shape().to_vec(), o);
     if !input_grad::supports(&g) {
-        return super::dense_input_grad::<B>(
+        return dense_input_grad::<B>(
             x.map(|x| x.into_float(dtype)),
             dims,
             weight,
@@ -352,7 +352,7 @@ pub(crate) fn psp_moment<B: CpuHost + SnnBackend>(
     per_sample: bool,
 ) -> FloatTensor<B> {
     if pool > 1 {
-        return super::psp_moment_of_tensors::<B>(x, tau_s, pool, per_sample);
+        return psp_moment_of_tensors::<B>(x, tau_s, pool, per_sample);
     }
     let [m] = run_in(
         x.dtype(),
@@ -396,7 +396,7 @@ pub(crate) fn psp_moment_backward<B: CpuHost + SnnBackend>(
 ) -> FloatTensor<B> {
     let dtype = grad.dtype();
     if pool > 1 {
-        return super::psp_moment_backward_of_tensors::<B>(
+        return psp_moment_backward_of_tensors::<B>(
             x.into_float(dtype),
             grad,
             tau_s,
@@ -440,6 +440,143 @@ impl<B: CpuHost> HostOp<B, 1> for MomentBackward<B> {
             })
         });
         [B::write(dx, &dims, &device)]
+    }
+}
+
+// The same operations from the backend's tensor operations: the dense fallbacks.
+
+/// The input gradient of the event-driven convolution with the backend's dense transposed
+/// convolution (`conv2d_x_backward`): `scale[b]·conv2dᵀ(grad[b], W)` and, when `x` (of shape
+/// `dims`) is given, the scale gradient `Σ x[b]·conv2dᵀ(grad[b], W)` (zeros otherwise).
+fn dense_input_grad<B: Backend>(
+    x: Option<FloatTensor<B>>,
+    dims: [usize; 5],
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    use burn::tensor::ops::ConvOptions;
+    let [b, t, ci, h, w] = dims;
+    let [_, _, co, ho, wo]: [usize; 5] = grad.shape().dims();
+    let x_grad = B::conv2d_x_backward(
+        B::float_empty(
+            [b * t, ci, h, w].into(),
+            &grad.device(),
+            grad.dtype().into(),
+        ),
+        weight,
+        B::float_reshape(grad, [b * t, co, ho, wo].into()),
+        ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1),
+    );
+    let x_grad = B::float_reshape(x_grad, [b, t * ci * h * w].into());
+    let sums = match x {
+        Some(x) => {
+            let flat = B::float_reshape(x, [b, t * ci * h * w].into());
+            let sums = B::float_sum_dim(B::float_mul(flat, x_grad.clone()), 1);
+            B::float_reshape(sums, [b].into())
+        }
+        None => B::float_zeros([b].into(), &scale.device(), scale.dtype().into()),
+    };
+    let x_grad = B::float_reshape(x_grad, [b, t, ci, h, w].into());
+    (scale_samples::<B>(x_grad, scale), sums)
+}
+
+/// [`EventBackend::psp_moment`] from the backend's tensor operations: the PSP, its square,
+/// the mean (what the CPU backends run for pooled layers).
+fn psp_moment_of_tensors<B: SnnBackend>(
+    x: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    let (a, _) = pooled_psp::<B>(x, tau_s, pool);
+    second_moment::<B>(B::float_mul(a.clone(), a), per_sample)
+}
+
+/// [`EventBackend::psp_moment_backward`] from the backend's tensor operations (what the CPU
+/// backends run for pooled layers).
+fn psp_moment_backward_of_tensors<B: SnnBackend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+    per_sample: bool,
+) -> FloatTensor<B> {
+    let (a, unpooled) = pooled_psp::<B>(x, tau_s, pool);
+    let dims = a.shape().to_vec();
+    let n: usize = dims.iter().product();
+    // The group's gradient, broadcast to a, times 2/n_g.
+    let mut shape = vec![1; dims.len()];
+    let group = if per_sample { 0 } else { 2 };
+    shape[group] = dims[group];
+    let count = n / dims[group];
+    let grad = B::float_mul_scalar(
+        B::float_reshape(grad, shape.into()),
+        (2.0 / count as f64).into(),
+    );
+    let a_grad = B::float_mul(a, grad);
+    let psp_grad = match unpooled {
+        None => a_grad,
+        Some(unpooled) => {
+            let [b, t, c, h, w]: [usize; 5] = unpooled.shape().dims();
+            let [_, _, _, h2, w2]: [usize; 5] = a_grad.shape().dims();
+            let frames = B::avg_pool2d_backward(
+                B::float_reshape(unpooled, [b * t, c, h, w].into()),
+                B::float_reshape(a_grad, [b * t, c, h2, w2].into()),
+                [pool; 2],
+                [pool; 2],
+                [0, 0],
+                true,
+                false,
+            );
+            B::float_reshape(frames, [b, t, c, h, w].into())
+        }
+    };
+    B::psp_filter(psp_grad, tau_s, true)
+}
+
+/// `Pool_pool(ε ∗ x)` and, when `pool > 1`, the unpooled PSP (for the pooling's backward pass).
+fn pooled_psp<B: SnnBackend>(
+    x: FloatTensor<B>,
+    tau_s: f64,
+    pool: usize,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let a = B::psp_filter(x, tau_s, false);
+    if pool == 1 {
+        return (a, None);
+    }
+    let [b, t, c, h, w]: [usize; 5] = a.shape().dims();
+    let frames = B::float_reshape(a.clone(), [b * t, c, h, w].into());
+    let pooled = B::avg_pool2d(frames, [pool; 2], [pool; 2], [0, 0], true, false);
+    let [_, _, h2, w2]: [usize; 4] = pooled.shape().dims();
+    (B::float_reshape(pooled, [b, t, c, h2, w2].into()), Some(a))
+}
+
+/// `x · scale[b]` for `x` of shape `[batch, ...]` and `scale` of shape `[batch]`.
+fn scale_samples<B: Backend>(x: FloatTensor<B>, scale: FloatTensor<B>) -> FloatTensor<B> {
+    let dims = x.shape().to_vec();
+    let rest: usize = dims[1..].iter().product();
+    let scaled = B::float_mul(
+        B::float_reshape(x, [dims[0], rest].into()),
+        B::float_reshape(scale, [dims[0], 1].into()),
+    );
+    B::float_reshape(scaled, dims.into())
+}
+
+/// The mean of `squared` (`[batch, time, channels, ...]`) per sample or per channel (dim 2).
+fn second_moment<B: Backend>(squared: FloatTensor<B>, per_sample: bool) -> FloatTensor<B> {
+    let dims = squared.shape().to_vec();
+    if per_sample {
+        let rest: usize = dims[1..].iter().product();
+        let flat = B::float_reshape(squared, [dims[0], rest].into());
+        B::float_reshape(B::float_mean_dim(flat, 1), [dims[0]].into())
+    } else {
+        let spatial: usize = dims[3..].iter().product();
+        let flat = B::float_reshape(squared, [dims[0] * dims[1], dims[2], spatial].into());
+        let per_channel = B::float_mean_dim(B::float_mean_dim(flat, 2), 0);
+        B::float_reshape(per_channel, [dims[2]].into())
     }
 }
 
