@@ -15,7 +15,8 @@
 //! Run: `cargo bench --bench train_step` (`BURN_SNN_BENCH_T` sets T; default 100, the issue's
 //! setting; the paper trains N-MNIST with T = 300). Other knobs: `BURN_SNN_SYNAPSE`
 //! (`auto|dense|events`), `BURN_SNN_BENCH_WEIGHT_SCALE` and `BURN_SNN_BENCH_LR` (40 and 0 keep
-//! every layer at the 1–8% firing rates of trained networks), `BURN_SNN_BENCH_ITERS`, and for
+//! every layer at the 1–8% firing rates of trained networks), `BURN_SNN_BENCH_ITERS`,
+//! `BURN_SNN_BENCH_SEED` (the initialization's and the input's seed, default 2022), and for
 //! the plain variant another network, `BURN_SNN_BENCH_SPEC` (e.g. F-MNIST's cpu-small
 //! `34x34x1-n8c3-p2-n16c3-p2-n32c3-10`) with `BURN_SNN_BENCH_INPUT_RATE` (default 0.01).
 
@@ -114,6 +115,9 @@ fn main() {
     let flushed = std::env::var("BURN_SNN_FTZ").map_or(true, |v| v != "0")
         && burn_snn::device::flush_denormals();
     let device = bench_device().autodiff();
+    // Seeded (`BURN_SNN_BENCH_SEED`, default 2022): two builds measure the same weights and
+    // inputs.
+    device.seed(env_or("BURN_SNN_BENCH_SEED", 2022u64));
     // `BURN_SNN_BENCH_LR=0` keeps the weights, and so the firing rates, of the initialization.
     let lr: f64 = env_or("BURN_SNN_BENCH_LR", 1e-2);
     let spec = spec();
