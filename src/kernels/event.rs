@@ -370,18 +370,101 @@ fn conv2d_frame<F: Real>(
     )
 }
 
-/// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`, in tiles
-/// that stay in L1 (contiguous writes of 16 rows at a time).
+/// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`. For `f32`
+/// on a CPU with AVX2, 8×8 blocks transposed in registers ([`transpose_f32_blocks`]: eight
+/// vector loads and stores instead of 64 scalar ones; a third of the event forward's time went
+/// to the scalar version) and the edges below; otherwise in tiles that stay in L1 (contiguous
+/// writes of 16 rows at a time). Same values either way (one multiplication each).
 #[inline(always)]
 fn transpose<F: Real, S: Slot<F>>(src: &[F], out: &mut [S], cols: usize, scale: F) {
-    const TILE: usize = 16;
     let n = src.len() / cols;
+    assert!(out.len() >= n * cols, "transpose: output too short");
+    #[cfg(target_arch = "x86_64")]
+    if core::any::TypeId::of::<F>() == core::any::TypeId::of::<f32>()
+        && core::mem::size_of::<S>() == core::mem::size_of::<f32>()
+        && n >= 8
+        && cols >= 8
+        && std::arch::is_x86_feature_detected!("avx2")
+    {
+        let (n8, c8) = (n / 8 * 8, cols / 8 * 8);
+        // SAFETY: `F` is `f32` and `S` is `F` or `MaybeUninit<F>` (the only `Slot`s), both laid
+        // out as `f32`; the blocks read `src[..n8·cols]` and write `out[..c8·n]`, in bounds
+        // (asserted above); AVX2 was detected.
+        unsafe {
+            transpose_f32_blocks(
+                src.as_ptr().cast::<f32>(),
+                out.as_mut_ptr().cast::<f32>(),
+                n,
+                cols,
+                scale.to_f64() as f32,
+            );
+        }
+        let at = |i: usize, o: usize| scale * src[i * cols + o];
+        for o in 0..cols {
+            let rows = if o < c8 { n8..n } else { 0..n };
+            for i in rows {
+                out[o * n + i].set(at(i, o));
+            }
+        }
+        return;
+    }
+    const TILE: usize = 16;
     for start in (0..n).step_by(TILE) {
         let end = (start + TILE).min(n);
         for o in 0..cols {
             let dst = &mut out[o * n + start..o * n + end];
             for (i, d) in dst.iter_mut().enumerate() {
                 d.set(scale * src[(start + i) * cols + o]);
+            }
+        }
+    }
+}
+
+/// The full 8×8 blocks of [`transpose`] for `f32`: rows `0..n / 8 · 8` of `src` (`[n, cols]`)
+/// and columns `0..cols / 8 · 8`, each block loaded as eight rows, transposed with unpack,
+/// shuffle and lane-permute steps, scaled and stored as eight columns.
+///
+/// # Safety
+/// The CPU has AVX2; `src` holds `n·cols` values and `out` `cols·n`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_f32_blocks(src: *const f32, out: *mut f32, n: usize, cols: usize, scale: f32) {
+    use core::arch::x86_64::*;
+    let s = _mm256_set1_ps(scale);
+    for i0 in (0..n / 8 * 8).step_by(8) {
+        for o0 in (0..cols / 8 * 8).step_by(8) {
+            // SAFETY: rows i0..i0+8 and columns o0..o0+8 are within `src` (caller).
+            let r: [__m256; 8] =
+                core::array::from_fn(|k| unsafe { _mm256_loadu_ps(src.add((i0 + k) * cols + o0)) });
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let c = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (j, column) in c.into_iter().enumerate() {
+                // SAFETY: output row o0 + j < cols, columns i0..i0+8 < n (caller).
+                unsafe { _mm256_storeu_ps(out.add((o0 + j) * n + i0), _mm256_mul_ps(column, s)) };
             }
         }
     }
@@ -627,6 +710,42 @@ pub(crate) mod tests {
                 conv2d_weight_grad(packed, &r, &scale, 2, &g)
             );
             assert_eq!(source_density(values), source_density(packed));
+        }
+    }
+
+    /// The AVX2 block transpose (where the CPU has it) and the tiled one give the scalar
+    /// definition exactly, edges included.
+    #[test]
+    fn transpose_matches_the_definition() {
+        for (n, cols) in [
+            (1, 1),
+            (7, 9),
+            (8, 8),
+            (16, 32),
+            (1156, 32),
+            (19, 13),
+            (32, 1156),
+        ] {
+            let src: Vec<f32> = pseudo_random(n * cols, (n * cols) as u64)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            let mut out = vec![0.0f32; n * cols];
+            transpose(&src, &mut out, cols, 1.5f32);
+            let mut uninit = vec![MaybeUninit::<f32>::uninit(); n * cols];
+            transpose(&src, &mut uninit, cols, 1.5f32);
+            let mut wide = vec![0.0f64; n * cols];
+            let src64: Vec<f64> = src.iter().map(|&v| f64::from(v)).collect();
+            transpose(&src64, &mut wide, cols, 1.5f64);
+            for o in 0..cols {
+                for i in 0..n {
+                    let want = 1.5f32 * src[i * cols + o];
+                    assert_eq!(out[o * n + i], want, "n {n}, cols {cols}, ({i}, {o})");
+                    // SAFETY: `transpose` writes every element.
+                    assert_eq!(unsafe { uninit[o * n + i].assume_init() }, want);
+                    assert_eq!(wide[o * n + i], 1.5 * src64[i * cols + o]);
+                }
+            }
         }
     }
 
