@@ -8,7 +8,6 @@
 
 use super::{SnnBackend, SpikeParams};
 
-use burn::backend::TensorMetadata;
 use burn::backend::autodiff::{
     Autodiff,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -131,10 +130,7 @@ mod events {
             let grad = grads.consume::<B>(&ops.node);
             let (x, weight, scale, options) = ops.state;
             if node_x.is_some() || node_scale.is_some() {
-                let dims: [usize; 5] = match &x {
-                    Kept::Float(x) => x.shape().dims(),
-                    Kept::Bits { shape, .. } => shape.dims(),
-                };
+                let dims: [usize; 5] = x.dims().try_into().expect("a rank-5 input");
                 let (x_grad, scale_grad) = event_host::conv2d_input_grad::<B>(
                     node_scale.is_some().then(|| x.clone()),
                     dims,

@@ -46,7 +46,7 @@ impl<B: CpuHost> Kept<B> {
         }
     }
 
-    fn dims(&self) -> Vec<usize> {
+    pub(crate) fn dims(&self) -> Vec<usize> {
         match self {
             Self::Float(x) => x.shape().to_vec(),
             Self::Bits { shape, .. } => shape.to_vec(),
@@ -128,9 +128,10 @@ pub(crate) fn conv2d<B: CpuHost>(
     let [b, t, ci, h, w] = dims[..] else {
         unreachable!("checked by conv2d_events")
     };
-    if !o.runs_events(|| x.density()) {
-        #[cfg(test)]
-        tests::count_path(false);
+    let events = o.runs_events(|| x.density());
+    #[cfg(test)]
+    tests::count_path(events);
+    if !events {
         let y = B::conv2d(
             B::float_reshape(x.into_float(dtype), [b * t, ci, h, w].into()),
             weight,
@@ -140,8 +141,6 @@ pub(crate) fn conv2d<B: CpuHost>(
         let [_, co, ho, wo]: [usize; 4] = y.shape().dims();
         return scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
     }
-    #[cfg(test)]
-    tests::count_path(true);
     let g = geometry(&dims, &weight.shape().to_vec(), o);
     let [y] = run_in(
         dtype,
