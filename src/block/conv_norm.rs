@@ -1,3 +1,4 @@
+use crate::functional::Clock;
 use crate::neuron::LayerSettings;
 use crate::norm::{MembraneNorm, MembraneNormConfig};
 use crate::synapse::{Presynaptic, SynapseConv2d, SynapseConv2dConfig, SynapseInput};
@@ -61,7 +62,12 @@ impl ConvNorm {
     /// - `a`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]` (rounded up)
     pub fn forward(&self, a: Tensor<5>) -> Tensor<5> {
-        self.normalize(self.conv.forward(a))
+        self.normalize(self.conv.forward(a), &mut Clock::Whole)
+    }
+
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in(&self, a: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
+        self.normalize(self.conv.forward(a), clock)
     }
 
     /// [`forward`](Self::forward) of a Func layer's output in factored form (event-driven on
@@ -71,7 +77,13 @@ impl ConvNorm {
     ///
     /// As [`forward`](Self::forward).
     pub fn forward_presynaptic(&self, a: Presynaptic<5>) -> Tensor<5> {
-        self.normalize(self.conv.forward_presynaptic(a))
+        self.forward_presynaptic_in(a, &mut Clock::Whole)
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`.
+    pub(crate) fn forward_presynaptic_in(&self, a: Presynaptic<5>, clock: &mut Clock) -> Tensor<5> {
+        let v = self.conv.forward_presynaptic_in(a, clock);
+        self.normalize(v, clock)
     }
 
     /// What [`forward_presynaptic`](Self::forward_presynaptic) convolves on `device`
@@ -80,9 +92,14 @@ impl ConvNorm {
         self.conv.input(device)
     }
 
-    fn normalize(&self, v: Tensor<5>) -> Tensor<5> {
+    /// The most time steps a stream through this unit may run (BNTT's `num_steps`), or `None`.
+    pub(crate) fn stream_limit(&self) -> Option<usize> {
+        self.norm.as_ref().and_then(MembraneNorm::stream_limit)
+    }
+
+    fn normalize(&self, v: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
         match &self.norm {
-            Some(norm) => norm.forward(v),
+            Some(norm) => norm.forward_in(v, clock),
             None => v,
         }
     }

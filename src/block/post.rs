@@ -1,5 +1,6 @@
 use super::ConvNorm;
 use super::residual::shortcut;
+use crate::functional::Clock;
 use crate::neuron::Func;
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -36,12 +37,17 @@ impl PostActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
+        self.forward_in(h, &mut Clock::Whole)
+    }
+
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in(&self, h: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
         let input = self.conv2.input(&h.device());
-        let a1 = self
-            .func1
-            .forward_presynaptic(self.conv1.forward(h.clone()), input);
-        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a1);
-        self.func2.forward(sum)
+        let v1 = self.conv1.forward_in(h.clone(), clock);
+        let a1 = self.func1.forward_presynaptic_in(v1, input, clock);
+        let short = shortcut(self.shortcut.as_ref(), h, clock);
+        let sum = short + self.conv2.forward_presynaptic_in(a1, clock);
+        self.func2.forward_in(sum, clock)
     }
 
     /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
@@ -50,7 +56,7 @@ impl PostActivationBlock {
         let s1 = self.func1.spikes(self.conv1.forward(h.clone()));
         let r1 = s1.clone().mean().detach();
         let a1 = self.func1.presynaptic(s1, true, input);
-        let sum = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a1);
+        let sum = shortcut(self.shortcut.as_ref(), h, &mut Clock::Whole) + self.conv2.forward_presynaptic(a1);
         let s2 = self.func2.spikes(sum);
         let r2 = s2.clone().mean().detach();
         let out = self.func2.forward_spikes(s2);

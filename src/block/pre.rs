@@ -1,5 +1,6 @@
 use super::ConvNorm;
 use super::residual::shortcut;
+use crate::functional::Clock;
 use crate::neuron::Func;
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -36,15 +37,21 @@ impl PreActivationBlock {
     /// - `h`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height / stride, width / stride]`
     pub fn forward(&self, h: Tensor<5>) -> Tensor<5> {
+        self.forward_in(h, &mut Clock::Whole)
+    }
+
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in(&self, h: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
         let device = h.device();
         let a1 = self
             .func1
-            .forward_presynaptic(h.clone(), self.conv1.input(&device));
-        let a2 = self.func2.forward_presynaptic(
-            self.conv1.forward_presynaptic(a1),
-            self.conv2.input(&device),
-        );
-        shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a2)
+            .forward_presynaptic_in(h.clone(), self.conv1.input(&device), clock);
+        let v1 = self.conv1.forward_presynaptic_in(a1, clock);
+        let a2 = self
+            .func2
+            .forward_presynaptic_in(v1, self.conv2.input(&device), clock);
+        let short = shortcut(self.shortcut.as_ref(), h, clock);
+        short + self.conv2.forward_presynaptic_in(a2, clock)
     }
 
     /// [`forward`](Self::forward) and the firing rates of both Funcs, in order.
@@ -56,7 +63,7 @@ impl PreActivationBlock {
         let s2 = self.func2.spikes(self.conv1.forward_presynaptic(a1));
         let r2 = s2.clone().mean().detach();
         let a2 = self.func2.presynaptic(s2, true, self.conv2.input(&device));
-        let out = shortcut(self.shortcut.as_ref(), h) + self.conv2.forward_presynaptic(a2);
+        let out = shortcut(self.shortcut.as_ref(), h, &mut Clock::Whole) + self.conv2.forward_presynaptic(a2);
         (out, [r1, r2])
     }
 }

@@ -1,4 +1,5 @@
 use super::{BlockKind, ConvNorm, ConvNormConfig, PostActivationBlock, PreActivationBlock};
+use crate::functional::Clock;
 use crate::neuron::{FuncConfig, LayerSettings};
 use burn::config::Config;
 use burn::module::Module;
@@ -89,6 +90,30 @@ impl ResidualBlock {
         }
     }
 
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in(&self, h: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
+        match self {
+            ResidualBlock::Pre(block) => block.forward_in(h, clock),
+            ResidualBlock::Post(block) => block.forward_in(h, clock),
+        }
+    }
+
+    /// The most time steps a stream through this block may run (BNTT's `num_steps`), or
+    /// `None`.
+    pub(crate) fn stream_limit(&self) -> Option<usize> {
+        let convs: Vec<&ConvNorm> = match self {
+            ResidualBlock::Pre(b) => [Some(&b.conv1), Some(&b.conv2), b.shortcut.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ResidualBlock::Post(b) => [Some(&b.conv1), Some(&b.conv2), b.shortcut.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        };
+        convs.iter().filter_map(|c| c.stream_limit()).min()
+    }
+
     /// [`forward`](Self::forward) and the firing rates of the block's two Funcs, in order.
     pub fn forward_with_rates(&self, h: Tensor<5>) -> (Tensor<5>, [Tensor<1>; 2]) {
         match self {
@@ -107,9 +132,9 @@ impl ResidualBlock {
 }
 
 /// The residual path of a block: the identity, or the projection when shapes change.
-pub(super) fn shortcut(projection: Option<&ConvNorm>, h: Tensor<5>) -> Tensor<5> {
+pub(super) fn shortcut(projection: Option<&ConvNorm>, h: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
     match projection {
-        Some(projection) => projection.forward(h),
+        Some(projection) => projection.forward_in(h, clock),
         None => h,
     }
 }

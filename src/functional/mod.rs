@@ -3,12 +3,17 @@
 //! They are differentiable on an autodiff device (`device.autodiff()`), with the backward
 //! passes described on each function, and run on every backend the crate is built with.
 
+mod carry;
+mod clock;
 mod event_conv;
 mod pool;
 mod psp;
 mod psp_norm;
 mod spike;
 
+pub use carry::*;
+pub use clock::{CausalLayerNorm, StreamState};
+pub(crate) use clock::{Calibration, Clock};
 pub use event_conv::*;
 pub use pool::*;
 pub use psp::*;

@@ -95,6 +95,25 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
         };
         (spikes, surrogate_out)
     }
+
+    fn psp_filter_carry(
+        x: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        tau_s: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (y, state) = B::psp_filter_carry(x.into_primitive(), state.into_primitive(), tau_s);
+        (FloatTensor::<Self>::new(y), FloatTensor::<Self>::new(state))
+    }
+
+    fn spike_fire_carry(
+        v: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        params: SpikeParams,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (spikes, state) =
+            B::spike_fire_carry(v.into_primitive(), state.into_primitive(), params);
+        (FloatTensor::<Self>::new(spikes), FloatTensor::<Self>::new(state))
+    }
 }
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]

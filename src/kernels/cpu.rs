@@ -282,14 +282,31 @@ fn for_each_block(layout: &TimeLayout, f: impl Fn(Block) + Sync) {
 /// `y[t] = (e/τ)·q·z[t]` exactly. The adjoint runs the same recursion from the last step to
 /// the first.
 pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: bool) -> Vec<F> {
+    psp_filter_from(x, layout, tau_s, reverse, None).0
+}
+
+/// [`psp_filter`] from the filter state `carry` (`[B, 2, N]`: the traces `w`, then `z`, after
+/// the previous chunk; zero when `None`), returning the output and the state after the last
+/// step (empty when `carry` is `None`). Running a sequence chunk by chunk, each from the state
+/// the previous one returned, gives the same values as one call on the whole sequence: the
+/// same recursion in the same order.
+pub fn psp_filter_from<F: Real>(
+    x: &[F],
+    layout: TimeLayout,
+    tau_s: f64,
+    reverse: bool,
+    carry: Option<&[F]>,
+) -> (Vec<F>, Vec<F>) {
     assert_eq!(
         x.len(),
         layout.len(),
         "psp_filter: buffer does not match {layout:?}"
     );
+    let carried = Carried::new(carry, layout, 2);
     let mut y = Output::new(x.len());
+    let mut state = Output::new(carried.len());
     let psp = AlphaPsp::<F>::new(tau_s);
-    let out = y.ptr();
+    let (out, state_out) = (y.ptr(), state.ptr());
     for_each_block(
         &layout,
         #[inline(always)]
@@ -297,6 +314,7 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
             let mut w = [F::ZERO; BLOCK];
             let mut z = [F::ZERO; BLOCK];
             let (w, z) = (&mut w[..block.len], &mut z[..block.len]);
+            carried.load(&block, [&mut *w, &mut *z]);
             for step in 0..layout.time {
                 let t = if reverse {
                     layout.time - 1 - step
@@ -311,10 +329,79 @@ pub fn psp_filter<F: Real>(x: &[F], layout: TimeLayout, tau_s: f64, reverse: boo
                     y.write(psp.step(w, z, x));
                 }
             }
+            // SAFETY: the block's neurons of its sample in the state, written by it only.
+            unsafe { carried.store(&block, state_out, [w, z]) };
         },
     );
-    // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`).
-    unsafe { y.assume_written() }
+    // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`),
+    // and every neuron's state when there is one.
+    unsafe { (y.assume_written(), state.assume_written()) }
+}
+
+/// The state a recursion carries from one chunk of time steps to the next: `S` traces per
+/// neuron, laid out `[B, S, N]` (a tensor shaped like the chunk with `S` steps), or nothing.
+#[derive(Clone, Copy)]
+struct Carried<'a, F> {
+    state: Option<&'a [F]>,
+    traces: usize,
+    layout: TimeLayout,
+}
+
+impl<'a, F: Real> Carried<'a, F> {
+    /// # Panics
+    /// If `state` is not `[B, traces, N]` for `layout`.
+    fn new(state: Option<&'a [F]>, layout: TimeLayout, traces: usize) -> Self {
+        if let Some(state) = state {
+            assert_eq!(
+                state.len(),
+                layout.batch * traces * layout.neurons,
+                "carried state does not match {layout:?} with {traces} traces"
+            );
+        }
+        Self {
+            state,
+            traces,
+            layout,
+        }
+    }
+
+    /// Elements of the state written back.
+    fn len(&self) -> usize {
+        self.state.map_or(0, <[F]>::len)
+    }
+
+    fn offset(&self, block: &Block, trace: usize) -> usize {
+        (block.batch * self.traces + trace) * self.layout.neurons + block.start
+    }
+
+    /// Sets the block's traces from the state (they start at zero without one).
+    #[inline(always)]
+    fn load<const S: usize>(&self, block: &Block, traces: [&mut [F]; S]) {
+        if let Some(state) = self.state {
+            for (j, trace) in traces.into_iter().enumerate() {
+                let offset = self.offset(block, j);
+                trace.copy_from_slice(&state[offset..offset + block.len]);
+            }
+        }
+    }
+
+    /// Writes the block's traces into the new state (nothing without one).
+    ///
+    /// # Safety
+    /// `out` holds [`len`](Self::len) elements and no other block writes these.
+    #[inline(always)]
+    unsafe fn store<const S: usize>(&self, block: &Block, out: OutPtr<F>, traces: [&mut [F]; S]) {
+        if self.state.is_none() {
+            return;
+        }
+        for (j, trace) in traces.into_iter().enumerate() {
+            // SAFETY: guaranteed by the caller.
+            let dst = unsafe { out.slice(self.offset(block, j), block.len) };
+            for (d, &v) in dst.iter_mut().zip(trace.iter()) {
+                d.write(v);
+            }
+        }
+    }
 }
 
 /// The second moment of the PSP `a = ε ∗ x` (see [`psp_filter`]) of a contiguous `[B, T, N]`
@@ -537,7 +624,15 @@ pub trait CpuKernel<const N: usize>: Sync {
     fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; N];
 }
 
-/// [`psp_filter`] as a [`CpuKernel`].
+/// A recursion in time the CPU backends run from a carried state: one contiguous input, its
+/// output and the state after its last step (see [`psp_filter_from`]).
+pub trait CarryKernel: Sync {
+    /// Runs on a contiguous `[B, T, N]` buffer from `state` (`[B, S, N]`, `S` traces per neuron); returns the
+    /// output and the new state.
+    fn run<F: Real>(&self, input: &[F], state: &[F], layout: TimeLayout) -> (Vec<F>, Vec<F>);
+}
+
+/// [`psp_filter`] as a [`CpuKernel`], and forward in time as a [`CarryKernel`].
 #[derive(Clone, Copy, Debug)]
 pub struct PspKernel {
     /// PSP time constant τs (steps).
@@ -552,36 +647,66 @@ impl CpuKernel<1> for PspKernel {
     }
 }
 
-/// [`spike_fire`] as a [`CpuKernel`]: outputs the spikes, then the surrogate when `SURROGATE`.
+impl CarryKernel for PspKernel {
+    fn run<F: Real>(&self, input: &[F], state: &[F], layout: TimeLayout) -> (Vec<F>, Vec<F>) {
+        psp_filter_from(input, layout, self.tau_s, self.reverse, Some(state))
+    }
+}
+
+/// [`spike_fire`] as a [`CpuKernel`]: outputs the spikes, then the surrogate when `SURROGATE`;
+/// without the surrogate also a [`CarryKernel`] (the refractory response is the state).
 #[derive(Clone, Copy, Debug)]
 pub struct SpikeKernel<const SURROGATE: bool>(pub SpikeParams);
 
 impl CpuKernel<1> for SpikeKernel<false> {
     fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; 1] {
-        [spike_fire::<F, false>(input, layout, self.0).0]
+        [spike_fire::<F, false>(input, layout, self.0, None).spikes]
     }
 }
 
 impl CpuKernel<2> for SpikeKernel<true> {
     fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; 2] {
-        let (spikes, surrogate) = spike_fire::<F, true>(input, layout, self.0);
-        [spikes, surrogate]
+        let fired = spike_fire::<F, true>(input, layout, self.0, None);
+        [fired.spikes, fired.surrogate]
     }
 }
 
+impl CarryKernel for SpikeKernel<false> {
+    fn run<F: Real>(&self, input: &[F], state: &[F], layout: TimeLayout) -> (Vec<F>, Vec<F>) {
+        let fired = spike_fire::<F, false>(input, layout, self.0, Some(state));
+        (fired.spikes, fired.state)
+    }
+}
+
+/// What [`spike_fire`] returns.
+pub struct Fired<F> {
+    /// The spikes (0 or 1).
+    pub spikes: Vec<F>,
+    /// `ρ(u[t])` of every step when asked for, else empty.
+    pub surrogate: Vec<F>,
+    /// The refractory response after the last step (`[B, 1, N]`) when a state was carried in,
+    /// else empty.
+    pub state: Vec<F>,
+}
+
 /// Spike generation with the refractory response for a contiguous `[B, T, N]` buffer; see
-/// [`crate::functional::spike`]. Returns the spikes and, when `SURROGATE`, the surrogate
-/// derivative `ρ(u[t])` of every step (otherwise an empty vector).
+/// [`crate::functional::spike`]. Returns the spikes, when `SURROGATE` the surrogate
+/// derivative `ρ(u[t])` of every step, and with `carry` (the refractory response `[B, 1, N]`
+/// after the previous chunk; zero when `None`) the refractory response after the last step.
 pub fn spike_fire<F: Real, const SURROGATE: bool>(
     v: &[F],
     layout: TimeLayout,
     params: SpikeParams,
-) -> (Vec<F>, Vec<F>) {
+    carry: Option<&[F]>,
+) -> Fired<F> {
     assert_eq!(
         v.len(),
         layout.len(),
         "spike_fire: buffer does not match {layout:?}"
     );
+    let carried = Carried::new(carry, layout, 1);
+    let mut state = Output::new(carried.len());
+    let state_out = state.ptr();
     let mut spikes = Output::new(v.len());
     let mut surrogate = Output::new(if SURROGATE { v.len() } else { 0 });
     let theta = F::from_f64(params.theta);
@@ -597,6 +722,7 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
         |block| {
             let mut refractory = [F::ZERO; BLOCK];
             let refractory = &mut refractory[..block.len];
+            carried.load(&block, [&mut *refractory]);
             for t in 0..layout.time {
                 let offset = block.offset(&layout, t);
                 let vs = &v[offset..offset + block.len];
@@ -623,12 +749,20 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
                     }
                 }
             }
+            // SAFETY: the block's neurons of its sample in the state, written by it only.
+            unsafe { carried.store(&block, state_out, [refractory]) };
         },
     );
     // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`),
-    // and write the surrogate wherever they write spikes when `SURROGATE` (its length is 0
-    // otherwise).
-    unsafe { (spikes.assume_written(), surrogate.assume_written()) }
+    // write the surrogate wherever they write spikes when `SURROGATE` (its length is 0
+    // otherwise) and every neuron's state when there is one (its length is 0 otherwise).
+    unsafe {
+        Fired {
+            spikes: spikes.assume_written(),
+            surrogate: surrogate.assume_written(),
+            state: state.assume_written(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! ([`CpuHost`], the only trait a CPU backend implements) and one float-type dispatch
 //! ([`run_in`]) that every CPU op goes through.
 
-use super::cpu::{CpuKernel, Real, TimeLayout};
+use super::cpu::{CarryKernel, CpuKernel, Real, TimeLayout};
 use burn::backend::{
     Backend, TensorMetadata,
     tensor::{Device, FloatTensor, IntTensor},
@@ -77,6 +77,40 @@ pub(crate) fn run_kernel<B: CpuHost, K: CpuKernel<N>, const N: usize>(
     run_in(x.dtype(), Kernel::<B, K> { x, kernel })
 }
 
+/// A [`CarryKernel`] on a tensor and its carried state, as a [`HostOp`]: its outputs have the
+/// input's and the state's shapes.
+struct Carry<'a, B: CpuHost, K> {
+    x: FloatTensor<B>,
+    state: FloatTensor<B>,
+    kernel: &'a K,
+}
+
+impl<B: CpuHost, K: CarryKernel> HostOp<B, 2> for Carry<'_, B, K> {
+    fn run<F: Real>(self) -> [FloatTensor<B>; 2] {
+        let (shape, device) = (self.x.shape().to_vec(), self.x.device());
+        let state_shape = self.state.shape().to_vec();
+        let layout = TimeLayout::from_dims(&shape);
+        let (y, state) = B::read::<F, _>(self.x, |x| {
+            B::read::<F, _>(self.state, |state| self.kernel.run(x, state, layout))
+        });
+        [
+            B::write(y, &shape, &device),
+            B::write(state, &state_shape, &device),
+        ]
+    }
+}
+
+/// Runs a [`CarryKernel`] on a CPU backend's tensor from its carried state; returns the output
+/// and the new state.
+pub(crate) fn run_carry<B: CpuHost, K: CarryKernel>(
+    x: FloatTensor<B>,
+    state: FloatTensor<B>,
+    kernel: &K,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let [y, state] = run_in(x.dtype(), Carry::<B, K> { x, state, kernel });
+    (y, state)
+}
+
 /// Implements [`SnnBackend`](super::SnnBackend) and [`EventBackend`](super::EventBackend) for
 /// a CPU backend that implements [`CpuHost`].
 macro_rules! impl_cpu_backend {
@@ -112,6 +146,33 @@ macro_rules! impl_cpu_backend {
                 let [spikes, surrogate] =
                     $crate::kernels::host::run_kernel::<Self, _, 2>(v, &kernel);
                 (spikes, surrogate)
+            }
+
+            fn psp_filter_carry(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                state: burn::backend::tensor::FloatTensor<Self>,
+                tau_s: f64,
+            ) -> (
+                burn::backend::tensor::FloatTensor<Self>,
+                burn::backend::tensor::FloatTensor<Self>,
+            ) {
+                let kernel = $crate::kernels::cpu::PspKernel {
+                    tau_s,
+                    reverse: false,
+                };
+                $crate::kernels::host::run_carry::<Self, _>(x, state, &kernel)
+            }
+
+            fn spike_fire_carry(
+                v: burn::backend::tensor::FloatTensor<Self>,
+                state: burn::backend::tensor::FloatTensor<Self>,
+                params: $crate::kernels::SpikeParams,
+            ) -> (
+                burn::backend::tensor::FloatTensor<Self>,
+                burn::backend::tensor::FloatTensor<Self>,
+            ) {
+                let kernel = $crate::kernels::cpu::SpikeKernel::<false>(params);
+                $crate::kernels::host::run_carry::<Self, _>(v, state, &kernel)
             }
         }
 

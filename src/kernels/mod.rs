@@ -178,6 +178,33 @@ pub trait SnnBackend: Backend {
         v: FloatTensor<Self>,
         params: SpikeParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// [`psp_filter`](SnnBackend::psp_filter) forward in time from a carried state, for
+    /// streaming: `state` holds the filter's two traces per neuron after the previous chunk
+    /// (`[batch, 2, neurons...]`, zeros at the start of a stream). Returns the output and the
+    /// state after the chunk's last step; chunk after chunk, the outputs equal those of one
+    /// call on the whole sequence (the same recursion, in the same order).
+    ///
+    /// Inference only: autodiff does not track it.
+    #[fusion(meta = |x, state, _tau_s| (x.clone(), state.clone()))]
+    fn psp_filter_carry(
+        x: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        tau_s: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// [`spike_fire`](SnnBackend::spike_fire) from a carried refractory response `state`
+    /// (`[batch, 1, neurons...]`, zeros at the start of a stream), for streaming. Returns the
+    /// spikes and the refractory response after the chunk's last step; chunk after chunk, the
+    /// spikes equal those of one call on the whole sequence.
+    ///
+    /// Inference only: autodiff does not track it.
+    #[fusion(meta = |v, state, _params| (v.clone(), state.clone()))]
+    fn spike_fire_carry(
+        v: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        params: SpikeParams,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Event-driven synapse operations (convolution of sparse inputs), as a Burn backend extension

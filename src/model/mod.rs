@@ -9,6 +9,7 @@ mod paper;
 mod rates;
 mod resnet;
 mod spec;
+mod stream;
 
 pub use architecture::*;
 pub use decode::*;
@@ -18,3 +19,4 @@ pub use paper::*;
 pub use rates::*;
 pub use resnet::*;
 pub use spec::*;
+pub use stream::*;

@@ -3,7 +3,7 @@
 use super::FiringRates;
 use super::spec::{LayerSpec, NetworkSpec};
 use crate::SrmConfig;
-use crate::functional::spike;
+use crate::functional::Clock;
 use crate::neuron::{Func, FuncConfig, LayerSettings};
 use crate::norm::{MembraneNorm, MembraneNormConfig, Normalization};
 use crate::synapse::{SynapseConv2d, SynapseConv2dConfig, SynapseDense, SynapseDenseConfig};
@@ -97,15 +97,16 @@ pub struct SpikingLayer {
 impl SpikingLayer {
     /// The layer on spikes: PSP → (Pool) → Norm → synapse → (membrane norm).
     pub fn forward_spikes(&self, s: Activation) -> Activation {
-        self.forward_events(s, false)
+        self.forward_events(s, false, &mut Clock::Whole)
     }
 
     /// [`forward_spikes`](Self::forward_spikes); `binary`: `s` holds only 0 and 1.
-    fn forward_events(&self, s: Activation, binary: bool) -> Activation {
+    fn forward_events(&self, s: Activation, binary: bool, clock: &mut Clock) -> Activation {
         let v = match (&self.synapse, s) {
             (Synapse::Conv(conv), Activation::Map(s)) => {
                 let input = conv.input(&s.device());
-                Activation::Map(conv.forward_presynaptic(self.func.presynaptic(s, binary, input)))
+                let a = self.func.presynaptic_in(s, binary, input, clock);
+                Activation::Map(conv.forward_presynaptic_in(a, clock))
             }
             (Synapse::Conv(_), Activation::Flat(s)) => {
                 panic!(
@@ -116,17 +117,18 @@ impl SpikingLayer {
             (Synapse::Dense(dense), Activation::Map(s)) => {
                 // Pooling (if any) happens on the map before flattening.
                 let input = dense.input(&s.device());
-                let a = self.func.presynaptic(s, binary, input).flatten();
-                Activation::Flat(dense.forward_presynaptic(a))
+                let a = self.func.presynaptic_in(s, binary, input, clock).flatten();
+                Activation::Flat(dense.forward_presynaptic_in(a, clock))
             }
             (Synapse::Dense(dense), Activation::Flat(s)) => {
                 let input = dense.input(&s.device());
-                Activation::Flat(dense.forward_presynaptic(self.func.presynaptic(s, binary, input)))
+                let a = self.func.presynaptic_in(s, binary, input, clock);
+                Activation::Flat(dense.forward_presynaptic_in(a, clock))
             }
         };
         match (&self.membrane_norm, v) {
-            (Some(norm), Activation::Map(v)) => Activation::Map(norm.forward(v)),
-            (Some(norm), Activation::Flat(v)) => Activation::Flat(norm.forward(v)),
+            (Some(norm), Activation::Map(v)) => Activation::Map(norm.forward_in(v, clock)),
+            (Some(norm), Activation::Flat(v)) => Activation::Flat(norm.forward_in(v, clock)),
             (None, v) => v,
         }
     }
@@ -283,7 +285,7 @@ impl SpikingNetwork {
     ///   the architecture string says
     /// - output: `[batch, time, classes]`
     pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
-        self.run::<false>(input).0
+        self.run::<false>(input, &mut Clock::Whole).0
     }
 
     /// Output spikes and the mean firing rate of every spiking layer (hidden layers as
@@ -295,7 +297,7 @@ impl SpikingNetwork {
     /// - `input`: `[batch, time, channels, height, width]`
     /// - output: `[batch, time, classes]`
     pub fn forward_with_rates(&self, input: Tensor<5>) -> (Tensor<3>, FiringRates) {
-        let (out, rates) = self.run::<true>(input);
+        let (out, rates) = self.run::<true>(input, &mut Clock::Whole);
         let mut named = FiringRates::default();
         let last = rates.len().saturating_sub(1);
         for (i, rate) in rates.into_iter().enumerate() {
@@ -309,7 +311,24 @@ impl SpikingNetwork {
     }
 
     /// The forward pass; with `RECORD`, also the rate of every spike stage, in order.
-    fn run<const RECORD: bool>(&self, input: Tensor<5>) -> (Tensor<3>, Vec<Tensor<1>>) {
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in(&self, input: Tensor<5>, clock: &mut Clock) -> Tensor<3> {
+        self.run::<false>(input, clock).0
+    }
+
+    /// The most time steps a stream may run (BNTT's `num_steps`), or `None`.
+    pub(crate) fn stream_limit(&self) -> Option<usize> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.membrane_norm.as_ref()?.stream_limit())
+            .min()
+    }
+
+    fn run<const RECORD: bool>(
+        &self,
+        input: Tensor<5>,
+        clock: &mut Clock,
+    ) -> (Tensor<3>, Vec<Tensor<1>>) {
         let [c, h, w] = self.input;
         assert_shape!(input, [_, _, c, h, w]);
         let mut rates = Vec::new();
@@ -324,16 +343,16 @@ impl SpikingNetwork {
                 x
             } else {
                 let s = match x {
-                    Activation::Map(v) => Activation::Map(layer.func.spikes(v)),
-                    Activation::Flat(v) => Activation::Flat(layer.func.spikes(v)),
+                    Activation::Map(v) => Activation::Map(layer.func.spikes_in(v, clock)),
+                    Activation::Flat(v) => Activation::Flat(layer.func.spikes_in(v, clock)),
                 };
                 record(&s);
                 s
             };
             // Hidden layers get spikes (0 or 1); the input may hold anything.
-            x = layer.forward_events(s, i > 0);
+            x = layer.forward_events(s, i > 0, clock);
         }
-        let out = Activation::Flat(spike(x.flat(), &self.srm));
+        let out = Activation::Flat(clock.spike(x.flat(), &self.srm));
         record(&out);
         (out.flat(), rates)
     }

@@ -3,7 +3,7 @@
 use super::FiringRates;
 use crate::SrmConfig;
 use crate::block::{BlockKind, ConvNorm, ConvNormConfig, ResidualBlock, ResidualBlockConfig};
-use crate::functional::spike;
+use crate::functional::{Clock, spike};
 use crate::neuron::{Func, FuncConfig, LayerSettings};
 use crate::synapse::{Presynaptic, SynapseDense, SynapseDenseConfig};
 use burn::config::Config;
@@ -197,21 +197,43 @@ impl SpikingResNet {
     ///   `[channels, height, width]`
     /// - output: `[batch, time, classes]`
     pub fn forward(&self, input: Tensor<5>) -> Tensor<3> {
+        self.forward_in(input, &mut Clock::Whole)
+    }
+
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in(&self, input: Tensor<5>, clock: &mut Clock) -> Tensor<3> {
         self.check_input(&input);
-        let mut h = self.stem.forward_presynaptic(self.input_presynaptic(input));
+        let synapse = self.stem.input(&input.device());
+        let a = self.input_func.presynaptic_in(input, false, synapse, clock);
+        let mut h = self.stem.forward_presynaptic_in(a, clock);
         if let Some(func) = &self.stem_func {
-            h = func.forward(h);
+            h = func.forward_in(h, clock);
         }
         for block in &self.blocks {
-            h = block.forward(h);
+            h = block.forward_in(h, clock);
         }
         match &self.head_func {
             Some(func) => {
                 let input = self.classifier.input(&h.device());
-                self.classify_presynaptic(func.forward_presynaptic(h, input))
+                let a = func.forward_presynaptic_in(h, input, clock).flatten();
+                let v = self.classifier.forward_presynaptic_in(a, clock);
+                clock.spike(v, &self.srm)
             }
-            None => self.classify(h),
+            None => {
+                let [b, t, c, hh, ww] = h.dims();
+                let v = self.classifier.forward(h.reshape([b, t, c * hh * ww]));
+                clock.spike(v, &self.srm)
+            }
         }
+    }
+
+    /// The most time steps a stream may run (BNTT's `num_steps`), or `None`.
+    pub(crate) fn stream_limit(&self) -> Option<usize> {
+        self.blocks
+            .iter()
+            .filter_map(ResidualBlock::stream_limit)
+            .chain(self.stem.stream_limit())
+            .min()
     }
 
     /// Output spikes and the mean firing rate of every Func (stem, both Funcs of each block as

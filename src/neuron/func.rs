@@ -2,7 +2,7 @@
 
 use super::LayerSettings;
 use crate::SrmConfig;
-use crate::functional::{pool_psp, psp, spike};
+use crate::functional::{Clock, PspNormKind, pool_psp};
 use crate::norm::{PspNorm, PspNormConfig};
 use crate::synapse::{Presynaptic, SynapseInput};
 use burn::config::Config;
@@ -78,7 +78,12 @@ impl Func {
 
     /// The spikes of the potential `v` (the first stage of [`forward`](Self::forward)).
     pub fn spikes<const D: usize>(&self, v: Tensor<D>) -> Tensor<D> {
-        spike(v, &self.srm)
+        self.spikes_in(v, &mut Clock::Whole)
+    }
+
+    /// [`spikes`](Self::spikes) on `clock`.
+    pub(crate) fn spikes_in<const D: usize>(&self, v: Tensor<D>, clock: &mut Clock) -> Tensor<D> {
+        clock.spike(v, &self.srm)
     }
 
     /// PSP → (Pool) → Norm of spikes (the layer after its spike stage, e.g. on input spikes).
@@ -90,7 +95,22 @@ impl Func {
     pub fn forward_spikes<const D: usize>(&self, s: Tensor<D>) -> Tensor<D> {
         // The output is `â` itself: the statistic from the PSP that `â` needs anyway (the event
         // path's statistic from the spikes would filter them a second time).
-        self.factors(s, false, false).dense()
+        self.forward_spikes_in(s, &mut Clock::Whole)
+    }
+
+    /// [`forward_spikes`](Self::forward_spikes) on `clock`.
+    pub(crate) fn forward_spikes_in<const D: usize>(
+        &self,
+        s: Tensor<D>,
+        clock: &mut Clock,
+    ) -> Tensor<D> {
+        self.factors(s, false, false, clock).dense_in(clock)
+    }
+
+    /// [`forward`](Self::forward) on `clock`.
+    pub(crate) fn forward_in<const D: usize>(&self, v: Tensor<D>, clock: &mut Clock) -> Tensor<D> {
+        let s = self.spikes_in(v, clock);
+        self.forward_spikes_in(s, clock)
     }
 
     /// PSP → (Pool) → Norm of spikes `s` in factored form, for a synapse (see
@@ -110,7 +130,18 @@ impl Func {
         binary: bool,
         input: SynapseInput,
     ) -> Presynaptic<D> {
-        self.factors(s, binary, input == SynapseInput::Spikes)
+        self.presynaptic_in(s, binary, input, &mut Clock::Whole)
+    }
+
+    /// [`presynaptic`](Self::presynaptic) on `clock`.
+    pub(crate) fn presynaptic_in<const D: usize>(
+        &self,
+        s: Tensor<D>,
+        binary: bool,
+        input: SynapseInput,
+        clock: &mut Clock,
+    ) -> Presynaptic<D> {
+        self.factors(s, binary, input == SynapseInput::Spikes, clock)
     }
 
     /// [`presynaptic`](Self::presynaptic) of the spikes of the potential `v`: the layer in
@@ -124,26 +155,71 @@ impl Func {
         v: Tensor<D>,
         input: SynapseInput,
     ) -> Presynaptic<D> {
-        self.presynaptic(self.spikes(v), true, input)
+        self.forward_presynaptic_in(v, input, &mut Clock::Whole)
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`.
+    pub(crate) fn forward_presynaptic_in<const D: usize>(
+        &self,
+        v: Tensor<D>,
+        input: SynapseInput,
+        clock: &mut Clock,
+    ) -> Presynaptic<D> {
+        let s = self.spikes_in(v, clock);
+        self.presynaptic_in(s, true, input, clock)
     }
 
     /// The factors of `â`; with `events`, the statistic comes from the spikes
     /// ([`PspNorm::moment_of_spikes`](crate::norm::PspNorm::moment_of_spikes)) and the PSP is
     /// left for [`Presynaptic::dense`] to compute if it is ever asked for.
-    fn factors<const D: usize>(&self, s: Tensor<D>, binary: bool, events: bool) -> Presynaptic<D> {
+    ///
+    /// On a stream, the PSP runs from the stream's state, and a normalization's statistic
+    /// must be causal (see [`PspNorm::stream_moment`](crate::norm::PspNorm)).
+    fn factors<const D: usize>(
+        &self,
+        s: Tensor<D>,
+        binary: bool,
+        events: bool,
+        clock: &mut Clock,
+    ) -> Presynaptic<D> {
         let tau_s = self.srm.tau_s;
         // Pooled spikes are averages, no longer 0 or 1.
         let events_binary = binary && self.pool == 1;
         let Some(norm) = &self.norm else {
             return Presynaptic::new(self.pooled(s), tau_s).with_binary_events(events_binary);
         };
+        if clock.is_stream() {
+            // The statistic must not look ahead: the running moment (PSP-BN) or a causal form
+            // (PSP-LN), from the PSP of the chunk when it needs one. The dense path computes the
+            // PSP before pooling, as the whole-sequence forward does.
+            let a = (!events || norm.stream_needs_psp(clock))
+                .then(|| self.pooled(clock.psp(s.clone(), tau_s)));
+            let (moment, varying) = norm.stream_moment(a.clone(), &s, clock);
+            let factors = Presynaptic::normalized(
+                self.pooled(s),
+                a.filter(|_| !events),
+                norm.kind,
+                moment,
+                norm.lambda,
+                tau_s,
+            )
+            .with_binary_events(events_binary);
+            return if varying {
+                factors.with_varying_moment()
+            } else {
+                factors
+            };
+        }
         let (psp, moment) = if events {
             let moment = norm.moment_of_spikes(s.clone(), tau_s, self.pool, binary);
             (None, moment)
         } else {
-            let a = self.pooled(psp(s.clone(), tau_s));
+            let a = self.pooled(clock.psp(s.clone(), tau_s));
             (Some(a.clone()), norm.moment(a))
         };
+        if norm.kind == PspNormKind::Layer {
+            clock.record_layer_moment(&moment);
+        }
         Presynaptic::normalized(self.pooled(s), psp, norm.kind, moment, norm.lambda, tau_s)
             .with_binary_events(events_binary)
     }
@@ -171,7 +247,7 @@ impl Func {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::functional::{PspNormKind, psp_norm};
+    use crate::functional::{psp, psp_norm, spike};
     use crate::norm::Normalization;
     use crate::test_util::*;
 

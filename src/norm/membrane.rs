@@ -1,5 +1,6 @@
 //! Batch normalizations of the membrane potential: the paper's baselines.
 
+use crate::functional::Clock;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{BatchNorm, BatchNormConfig};
@@ -126,6 +127,52 @@ impl MembraneNorm {
             MembraneNormKind::Bn | MembraneNormKind::TdBn => [b * t, c, rest],
         };
         self.bn.forward(v.reshape(folded)).reshape(dims)
+    }
+
+    /// [`forward`](Self::forward) on `clock`. On a stream (inference: the running
+    /// statistics), BNTT normalizes each step with the statistics of its index in the
+    /// sequence, counted from the stream's start.
+    ///
+    /// # Panics
+    ///
+    /// If a BNTT stream passes the `num_steps` it was built for (no statistics exist there).
+    pub(crate) fn forward_in<const D: usize>(&self, v: Tensor<D>, clock: &mut Clock) -> Tensor<D> {
+        let MembraneNormKind::Bntt { num_steps } = self.kind else {
+            return self.forward(v);
+        };
+        if !clock.is_stream() {
+            return self.forward(v);
+        }
+        let dims = v.dims();
+        let (b, k, c) = (dims[0], dims[1], self.num_features);
+        let start = clock.start();
+        assert!(
+            start + k <= num_steps,
+            "MembraneNorm: BNTT has statistics for {num_steps} time steps, a stream cannot go past them (steps {start}..{} asked)",
+            start + k
+        );
+        let rest = dims[3..].iter().product::<usize>();
+        let features = start * c..(start + k) * c;
+        let device = v.device();
+        let bn = &self.bn;
+        burn::tensor::module::batch_norm(
+            v.reshape([b, k * c, rest]),
+            bn.gamma.val().slice([features.clone()]),
+            bn.beta.val().slice([features.clone()]),
+            bn.running_mean.value().to_device(&device).slice([features.clone()]),
+            bn.running_var.value().to_device(&device).slice([features]),
+            bn.epsilon,
+        )
+        .reshape(dims)
+    }
+
+    /// The most time steps a stream through this normalization may run (BNTT: its
+    /// `num_steps`), or `None`.
+    pub fn stream_limit(&self) -> Option<usize> {
+        match self.kind {
+            MembraneNormKind::Bntt { num_steps } => Some(num_steps),
+            MembraneNormKind::Bn | MembraneNormKind::TdBn => None,
+        }
     }
 }
 

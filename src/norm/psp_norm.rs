@@ -1,7 +1,8 @@
 //! PSP normalization as a module (the paper's eq. 19–20).
 
 use crate::functional::{
-    PspNormKind, check_psp_norm, psp_moment, psp_norm_with_moment, psp_second_moment,
+    CausalLayerNorm, Clock, PspNormKind, check_psp_norm, psp_moment, psp_norm_with_moment,
+    psp_second_moment,
 };
 use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
@@ -154,6 +155,65 @@ impl PspNorm {
         let device = s.device();
         let kind = self.kind;
         self.select(&dims, &device, || psp_moment(s, tau_s, pool, kind, binary))
+    }
+
+    /// Whether [`stream_moment`](Self::stream_moment) needs the chunk's PSP (PSP-LN's running
+    /// form).
+    pub(crate) fn stream_needs_psp(&self, clock: &Clock) -> bool {
+        self.kind == PspNormKind::Layer
+            && matches!(clock.layer_norm(), Some(CausalLayerNorm::Running))
+    }
+
+    /// The statistic on a stream, causal: PSP-BN's running moment (as at inference), or
+    /// PSP-LN's causal form ([`CausalLayerNorm`]): the running moment of `a` (the chunk's
+    /// pooled PSP, `[batch, k, channels, ...]`, shaped `[batch, k, 1, ...]`: it changes every
+    /// step) or the calibrated constant (`[batch, 1, ...]`). `s` is the chunk's spikes.
+    ///
+    /// Returns the moment and whether it changes from step to step.
+    pub(crate) fn stream_moment<const D: usize>(
+        &self,
+        a: Option<Tensor<D>>,
+        s: &Tensor<D>,
+        clock: &mut Clock,
+    ) -> (Tensor<D>, bool) {
+        let dims = s.dims();
+        self.check(&dims);
+        let mut shape = [1usize; D];
+        match (self.kind, clock.layer_norm()) {
+            (PspNormKind::Batch, _) | (_, None) => {
+                shape[2] = self.num_features;
+                let moment = self.running_moment.value().to_device(&s.device());
+                (moment.reshape(shape), false)
+            }
+            (PspNormKind::Layer, Some(CausalLayerNorm::Running)) => {
+                let a = a.expect("the running PSP-LN moment needs the PSP");
+                let dims = a.dims();
+                let (b, k) = (dims[0], dims[1]);
+                let neurons: usize = dims[2..].iter().product();
+                let flat = a.reshape([b, k, neurons]);
+                let per_step: Tensor<2> = (flat.clone() * flat).sum_dim(2).reshape([b, k]);
+                let start = clock.start();
+                let sums = clock.running_sum(per_step);
+                // Elements seen after each step of the chunk: (start + t + 1)·neurons.
+                let counts = Tensor::<1, burn::tensor::Int>::arange(
+                    (start as i64 + 1)..(start + k) as i64 + 1,
+                    &sums.device(),
+                )
+                .float()
+                .cast(sums.dtype())
+                .mul_scalar(neurons as f64)
+                .reshape([1, k]);
+                shape[0] = b;
+                shape[1] = k;
+                ((sums / counts).reshape(shape), true)
+            }
+            (PspNormKind::Layer, Some(CausalLayerNorm::Calibrated(_))) => {
+                let moment = clock.calibrated_moment();
+                shape[0] = dims[0];
+                let options = (&s.device(), s.dtype());
+                (Tensor::<D>::full(shape, moment, options), false)
+            }
+        }
     }
 
     #[track_caller]

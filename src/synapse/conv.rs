@@ -5,6 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Presynaptic, SynapseInput, SynapseKernel};
+use crate::functional::Clock;
 use crate::kernels::EventConvOptions;
 
 /// Configuration of a [`SynapseConv2d`].
@@ -129,9 +130,18 @@ impl SynapseConv2d {
     /// - `x`: `[batch, time, channels_in, height, width]`
     /// - output: `[batch, time, channels_out, height', width']`
     pub fn forward_presynaptic(&self, x: Presynaptic<5>) -> Tensor<5> {
+        self.forward_presynaptic_in(x, &mut Clock::Whole)
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`.
+    pub(crate) fn forward_presynaptic_in(
+        &self,
+        x: Presynaptic<5>,
+        clock: &mut Clock,
+    ) -> Tensor<5> {
         let device = x.device();
         if !self.kernel.uses_events(&device) {
-            return self.forward(x.dense());
+            return self.forward(x.dense_in(clock));
         }
         let [b, t, c, h, w] = x.events().dims();
         let [cout, cin, k, _] = self.conv.weight.dims();
@@ -142,7 +152,7 @@ impl SynapseConv2d {
         );
         let options = EventConvOptions::new(self.conv.stride[0], k / 2)
             .with_dense_above(self.dense_above_density);
-        let v = x.convolve(self.conv.weight.val(), options);
+        let v = x.convolve_in(self.conv.weight.val(), options, clock);
         match &self.conv.bias {
             Some(bias) => v + bias.val().reshape([1, 1, cout, 1, 1]),
             None => v,

@@ -4,6 +4,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::{Presynaptic, SynapseInput, SynapseKernel};
+use crate::functional::Clock;
 use crate::kernels::EventConvOptions;
 
 /// Configuration of a [`SynapseDense`].
@@ -116,9 +117,18 @@ impl SynapseDense {
     /// - `x`: `[batch, time, inputs]`
     /// - output: `[batch, time, outputs]`
     pub fn forward_presynaptic(&self, x: Presynaptic<3>) -> Tensor<3> {
+        self.forward_presynaptic_in(x, &mut Clock::Whole)
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`.
+    pub(crate) fn forward_presynaptic_in(
+        &self,
+        x: Presynaptic<3>,
+        clock: &mut Clock,
+    ) -> Tensor<3> {
         let device = x.device();
         if !self.kernel.uses_events(&device) {
-            return self.forward(x.dense());
+            return self.forward(x.dense_in(clock));
         }
         let [b, t, n] = x.events().dims();
         let [inputs, outputs] = self.linear.weight.dims();
@@ -137,7 +147,7 @@ impl SynapseDense {
         let options = EventConvOptions::new(1, 0).with_dense_above(self.dense_above_density);
         let v = x
             .into_map()
-            .convolve(weight, options)
+            .convolve_in(weight, options, clock)
             .reshape([b, t, outputs]);
         match &self.linear.bias {
             Some(bias) => v + bias.val().reshape([1, 1, outputs]),

@@ -1,6 +1,6 @@
 //! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
 
-use crate::functional::{PspNormKind, conv2d_events, psp, psp_norm_with_moment};
+use crate::functional::{Clock, PspNormKind, conv2d_events, psp_norm_with_moment};
 use crate::kernels::EventConvOptions;
 use burn::tensor::{Device, Tensor};
 
@@ -33,6 +33,9 @@ struct Moment<const D: usize> {
     kind: PspNormKind,
     moment: Tensor<D>,
     lambda: f64,
+    /// The moment changes from step to step (a running moment on a stream: `[batch, time,
+    /// 1, ...]`), so the factor is applied to the PSP, after the filter.
+    varying: bool,
 }
 
 impl<const D: usize> Presynaptic<D> {
@@ -75,9 +78,19 @@ impl<const D: usize> Presynaptic<D> {
                 kind,
                 moment,
                 lambda,
+                varying: false,
             }),
             tau_s,
         }
+    }
+
+    /// With a moment that changes from step to step (`[batch, time, 1, ...]`, PSP-LN's running
+    /// moment on a stream): the factor then scales the PSP after the filter, never its input.
+    pub(crate) fn with_varying_moment(mut self) -> Self {
+        if let Some(norm) = &mut self.norm {
+            norm.varying = true;
+        }
+        self
     }
 
     /// Declares that the events hold only 0 and 1 (unpooled spikes), so that an event-driven
@@ -103,9 +116,14 @@ impl<const D: usize> Presynaptic<D> {
     ///
     /// - output: `[batch, time, channels, ...]`
     pub fn dense(self) -> Tensor<D> {
+        self.dense_in(&mut Clock::Whole)
+    }
+
+    /// [`dense`](Self::dense) on `clock`.
+    pub(crate) fn dense_in(self, clock: &mut Clock) -> Tensor<D> {
         let a = match self.psp {
             Some(a) => a,
-            None => psp(self.events, self.tau_s),
+            None => clock.psp(self.events, self.tau_s),
         };
         match self.norm {
             Some(norm) => psp_norm_with_moment(a, norm.moment, norm.lambda),
@@ -122,7 +140,7 @@ impl<const D: usize> Presynaptic<D> {
         let norm = self
             .norm
             .as_ref()
-            .filter(|n| n.kind == PspNormKind::Layer)?;
+            .filter(|n| n.kind == PspNormKind::Layer && !n.varying)?;
         Some(inverse_root(norm).reshape([self.events.dims()[0]]))
     }
 
@@ -159,6 +177,16 @@ impl Presynaptic<5> {
     ///
     /// As [`conv2d_events`] (a device without event kernels, shapes that disagree).
     pub fn convolve(self, weight: Tensor<4>, options: EventConvOptions) -> Tensor<5> {
+        self.convolve_in(weight, options, &mut Clock::Whole)
+    }
+
+    /// [`convolve`](Self::convolve) on `clock`.
+    pub(crate) fn convolve_in(
+        self,
+        weight: Tensor<4>,
+        options: EventConvOptions,
+        clock: &mut Clock,
+    ) -> Tensor<5> {
         let [b, ..] = self.events.dims();
         let cin = weight.dims()[1];
         let weight = match self.channel_scale() {
@@ -168,6 +196,12 @@ impl Presynaptic<5> {
         let sample = self
             .sample_scale()
             .unwrap_or_else(|| Tensor::ones([b], &self.events.device()));
+        // A factor that changes over time scales the filtered output.
+        let varying = self
+            .norm
+            .as_ref()
+            .filter(|n| n.varying)
+            .map(|norm| inverse_root(norm).reshape([b, norm.moment.dims()[1], 1, 1, 1]));
         // The PSP (kept for `dense`) is not needed: drop it before the convolution.
         let Self {
             events,
@@ -175,10 +209,14 @@ impl Presynaptic<5> {
             tau_s,
             ..
         } = self;
-        psp(
+        let v = clock.psp(
             conv2d_events(events, weight, sample, options, binary),
             tau_s,
-        )
+        );
+        match varying {
+            Some(factor) => v * factor,
+            None => v,
+        }
     }
 
     /// `[batch, time, channels, height, width]` → `[batch, time, channels·height·width]` (for a
@@ -192,7 +230,10 @@ impl Presynaptic<5> {
             psp: self.psp.map(flat),
             norm: self.norm.map(|norm| {
                 let moment = match norm.kind {
-                    PspNormKind::Layer => norm.moment.reshape([b, 1, 1]),
+                    PspNormKind::Layer => {
+                        let steps = norm.moment.dims()[1];
+                        norm.moment.reshape([b, steps, 1])
+                    }
                     PspNormKind::Batch => {
                         norm.moment
                             .expand([1, 1, c, h, w])
@@ -203,6 +244,7 @@ impl Presynaptic<5> {
                     kind: norm.kind,
                     moment,
                     lambda: norm.lambda,
+                    varying: norm.varying,
                 }
             }),
             tau_s: self.tau_s,
@@ -226,6 +268,7 @@ impl Presynaptic<3> {
                     kind: norm.kind,
                     moment: norm.moment.reshape([m0, m1, m2, 1, 1]),
                     lambda: norm.lambda,
+                    varying: norm.varying,
                 }
             }),
             tau_s: self.tau_s,

@@ -3,17 +3,22 @@
 use cubecl::prelude::*;
 
 /// Alpha-PSP filter (or its adjoint when `reverse == 1`) of one neuron column per thread.
-/// `columns = batch × neurons`; `q = e^{−1/τs}`, `gain = (e/τs)·q`.
+/// `columns = batch × neurons`; `q = e^{−1/τs}`, `gain = (e/τs)·q`. With `carry`, the two
+/// traces start from `state_in` (`[batch, 2, neurons]`: `w`, then `z`) and end in `state_out`;
+/// otherwise they start at zero and neither is touched (one-element placeholders).
 #[cube(launch)]
 pub fn psp_filter_kernel<F: Float>(
     x: &Tensor<F>,
     y: &mut Tensor<F>,
+    state_in: &Tensor<F>,
+    state_out: &mut Tensor<F>,
     q: f32,
     gain: f32,
     neurons: u32,
     time: u32,
     columns: u32,
     reverse: u32,
+    #[comptime] carry: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let column = ABSOLUTE_POS as u32;
@@ -25,8 +30,13 @@ pub fn psp_filter_kernel<F: Float>(
     let b = column / neurons;
     let n = column % neurons;
     let base = b * time * neurons + n;
+    let carried = (b * 2 * neurons + n) as usize;
     let mut w = F::new(0.0);
     let mut z = F::new(0.0);
+    if carry {
+        w = state_in[carried];
+        z = state_in[carried + neurons as usize];
+    }
     for step in 0..time {
         let mut t = step;
         if reverse == 1 {
@@ -38,16 +48,24 @@ pub fn psp_filter_kernel<F: Float>(
         w = q * w_prev + x[index];
         y[index] = gain * z;
     }
+    if carry {
+        state_out[carried] = w;
+        state_out[carried + neurons as usize] = z;
+    }
 }
 
 /// Spikes with the refractory response, one neuron column per thread; with `surrogate`, also
 /// the SLAYER surrogate `ρ(u) = (1/α)·exp(−|u−θ|/β)` of every step into `rho` (otherwise `rho`
-/// is not touched and may be a one-element placeholder).
+/// is not touched and may be a one-element placeholder). With `carry`, the refractory
+/// response starts from `state_in` (`[batch, 1, neurons]`) and ends in `state_out`; otherwise it
+/// starts at zero and both are placeholders.
 #[cube(launch)]
 pub fn spike_kernel<F: Float>(
     v: &Tensor<F>,
     spikes: &mut Tensor<F>,
     rho: &mut Tensor<F>,
+    state_in: &Tensor<F>,
+    state_out: &mut Tensor<F>,
     theta: f32,
     decay: f32,
     inv_alpha: f32,
@@ -56,6 +74,7 @@ pub fn spike_kernel<F: Float>(
     time: u32,
     columns: u32,
     #[comptime] surrogate: bool,
+    #[comptime] carry: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let column = ABSOLUTE_POS as u32;
@@ -69,6 +88,9 @@ pub fn spike_kernel<F: Float>(
     let reset = F::new(-2.0) * theta;
     let base = (column / neurons) * time * neurons + column % neurons;
     let mut r = F::new(0.0);
+    if carry {
+        r = state_in[column as usize];
+    }
     for t in 0..time {
         let index = (base + t * neurons) as usize;
         let u = v[index] + r;
@@ -81,5 +103,8 @@ pub fn spike_kernel<F: Float>(
             rho[index] = inv_alpha * (F::abs(u - theta) * neg_inv_beta).exp();
         }
         r = decay * (r + reset * fired);
+    }
+    if carry {
+        state_out[column as usize] = r;
     }
 }

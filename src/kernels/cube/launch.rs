@@ -79,46 +79,101 @@ fn empty_like(x: &CubeTensor) -> CubeTensor {
 
 impl SnnBackend for CubeBackend {
     fn psp_filter(x: FloatTensor<Self>, tau_s: f64, reverse: bool) -> FloatTensor<Self> {
-        let (x, layout, count, dim, columns) = prepare(x);
-        let y = empty_like(&x);
-        if layout.len() == 0 {
-            return y;
-        }
-        // The kernels compute in f32 (WGSL has no f64): the parameters are rounded here, once.
-        let decay = (-1.0 / tau_s).exp();
-        psp_filter_kernel::launch(
-            &x.client,
-            count,
-            dim,
-            x.clone().into_tensor_arg(),
-            y.clone().into_tensor_arg(),
-            decay as f32,
-            (core::f64::consts::E / tau_s * decay) as f32,
-            layout.neurons as u32,
-            layout.time as u32,
-            columns,
-            u32::from(reverse),
-            dtype_to_storage_type(x.dtype),
-        );
-        y
+        psp_filter(x, None, tau_s, reverse).0
     }
 
     fn spike_fire(v: FloatTensor<Self>, params: SpikeParams) -> FloatTensor<Self> {
-        let (spikes, _) = spike(v, params, false);
-        spikes
+        spike(v, None, params, false).0
     }
 
     fn spike_fire_surrogate(
         v: FloatTensor<Self>,
         params: SpikeParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        spike(v, params, true)
+        let (spikes, rho, _) = spike(v, None, params, true);
+        (spikes, rho)
+    }
+
+    fn psp_filter_carry(
+        x: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        tau_s: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        psp_filter(x, Some(state), tau_s, false)
+    }
+
+    fn spike_fire_carry(
+        v: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        params: SpikeParams,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (spikes, _, state) = spike(v, Some(state), params, false);
+        (spikes, state)
     }
 }
 
-/// Spikes, and the surrogate when `surrogate` (else a one-element placeholder that is never
-/// written).
-fn spike(v: CubeTensor, params: SpikeParams, surrogate: bool) -> (CubeTensor, CubeTensor) {
+/// A one-element placeholder for a buffer a kernel does not touch.
+fn placeholder(x: &CubeTensor) -> CubeTensor {
+    empty_device_dtype(x.client.clone(), x.device.clone(), [1].into(), x.dtype)
+}
+
+/// The carried state (contiguous) and an empty buffer for the new one, or placeholders.
+fn carried(x: &CubeTensor, state: Option<CubeTensor>) -> (CubeTensor, CubeTensor, bool) {
+    match state {
+        Some(state) => {
+            check_addressable(state.meta.shape(), 0);
+            let state = into_contiguous(state);
+            let out = empty_like(&state);
+            (state, out, true)
+        }
+        None => (placeholder(x), placeholder(x), false),
+    }
+}
+
+/// The PSP filter, from a carried state when `state` is given; returns the output and the new
+/// state (a placeholder without one).
+fn psp_filter(
+    x: CubeTensor,
+    state: Option<CubeTensor>,
+    tau_s: f64,
+    reverse: bool,
+) -> (CubeTensor, CubeTensor) {
+    let (x, layout, count, dim, columns) = prepare(x);
+    let y = empty_like(&x);
+    let (state_in, state_out, carry) = carried(&x, state);
+    if layout.len() == 0 {
+        return (y, state_in);
+    }
+    // The kernels compute in f32 (WGSL has no f64): the parameters are rounded here, once.
+    let decay = (-1.0 / tau_s).exp();
+    psp_filter_kernel::launch(
+        &x.client,
+        count,
+        dim,
+        x.clone().into_tensor_arg(),
+        y.clone().into_tensor_arg(),
+        state_in.into_tensor_arg(),
+        state_out.clone().into_tensor_arg(),
+        decay as f32,
+        (core::f64::consts::E / tau_s * decay) as f32,
+        layout.neurons as u32,
+        layout.time as u32,
+        columns,
+        u32::from(reverse),
+        carry,
+        dtype_to_storage_type(x.dtype),
+    );
+    (y, state_out)
+}
+
+/// Spikes, the surrogate when `surrogate` (else a one-element placeholder that is never
+/// written), and the new refractory state when `state` is given (else a placeholder).
+fn spike(
+    v: CubeTensor,
+    state: Option<CubeTensor>,
+    params: SpikeParams,
+    surrogate: bool,
+) -> (CubeTensor, CubeTensor, CubeTensor) {
     let SpikeParams {
         theta,
         tau_r,
@@ -130,10 +185,11 @@ fn spike(v: CubeTensor, params: SpikeParams, surrogate: bool) -> (CubeTensor, Cu
     let rho = if surrogate {
         empty_like(&v)
     } else {
-        empty_device_dtype(v.client.clone(), v.device.clone(), [1].into(), v.dtype)
+        placeholder(&v)
     };
+    let (state_in, state_out, carry) = carried(&v, state);
     if layout.len() == 0 {
-        return (spikes, rho);
+        return (spikes, rho, state_in);
     }
     spike_kernel::launch(
         &v.client,
@@ -142,6 +198,8 @@ fn spike(v: CubeTensor, params: SpikeParams, surrogate: bool) -> (CubeTensor, Cu
         v.clone().into_tensor_arg(),
         spikes.clone().into_tensor_arg(),
         rho.clone().into_tensor_arg(),
+        state_in.into_tensor_arg(),
+        state_out.clone().into_tensor_arg(),
         theta as f32,
         (-1.0 / tau_r).exp() as f32,
         (1.0 / alpha) as f32,
@@ -150,9 +208,10 @@ fn spike(v: CubeTensor, params: SpikeParams, surrogate: bool) -> (CubeTensor, Cu
         layout.time as u32,
         columns,
         surrogate,
+        carry,
         dtype_to_storage_type(v.dtype),
     );
-    (spikes, rho)
+    (spikes, rho, state_out)
 }
 
 #[cfg(test)]
