@@ -13,6 +13,7 @@
 //! Parsers return [`DataError`] for malformed input and never panic on bad bytes.
 
 mod batch;
+mod binner;
 mod download;
 mod encoding;
 mod error;
@@ -26,6 +27,7 @@ mod subset;
 mod synthetic;
 
 pub use batch::*;
+pub use binner::*;
 pub use download::*;
 pub use encoding::*;
 pub use error::*;
