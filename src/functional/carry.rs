@@ -88,6 +88,45 @@ pub fn spike_carry<const D: usize>(
     (Tensor::from_dispatch(spikes), Tensor::from_dispatch(state))
 }
 
+/// [`psp_carry`] then [`spike_carry`] in one pass: the spikes of the PSP of `x` (a synapse's
+/// output before its filter), for the next chunk of a stream. `state` holds the filter's two
+/// traces, then the refractory response (zeros at the start of a stream). Returns the chunk's
+/// spikes and the state after its last step: the same spikes as the two functions in turn,
+/// without writing the potential.
+///
+/// # Shapes
+///
+/// - `x`: `[batch, k, ...]`, the chunk's `k ≥ 1` steps
+/// - `state`: `[batch, 3, ...]`, the neuron dims of `x`
+/// - output: `(spikes, state)`, shaped like `x` and `state`
+///
+/// # Panics
+///
+/// As [`psp_carry`] and [`spike_carry`].
+#[track_caller]
+pub fn psp_spike_carry<const D: usize>(
+    x: Tensor<D>,
+    state: Tensor<D>,
+    tau_s: f64,
+    cfg: &SrmConfig,
+) -> (Tensor<D>, Tensor<D>) {
+    check_state("psp_spike_carry", &x.dims(), &state.dims(), 3);
+    assert!(
+        tau_s.is_finite() && tau_s > 0.0,
+        "psp_spike_carry: tau_s must be finite and > 0, got {tau_s}"
+    );
+    if let Err(err) = cfg.check() {
+        panic!("psp_spike_carry: {err}");
+    }
+    let (spikes, state) = <Dispatch as SnnBackend>::psp_spike_carry(
+        x.into_dispatch(),
+        state.into_dispatch(),
+        tau_s,
+        SpikeParams::from(cfg),
+    );
+    (Tensor::from_dispatch(spikes), Tensor::from_dispatch(state))
+}
+
 /// Panics unless `x` is `[batch, k ≥ 1, ...]` and `state` is `[batch, traces, ...]` with the
 /// same neuron dims.
 #[track_caller]
@@ -163,6 +202,28 @@ mod tests {
             assert!(whole.contains(&1.0) && whole.contains(&0.0));
             for lengths in [vec![1; 60], vec![7, 50, 3]] {
                 let got = chunked(&tensor, &lengths, 1, |v, s| spike_carry(v, s, &cfg));
+                assert_eq!(got, whole, "{name} {lengths:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_psp_and_spikes_equal_the_two_ops_in_turn() {
+        let device = device();
+        let shape = [2, 50, 700];
+        let x: Vec<f64> = random_values(shape.iter().product(), 33)
+            .into_iter()
+            .map(|x| 2.5 * x)
+            .collect();
+        let cfg = SrmConfig::new();
+        for (name, tensor) in [
+            ("f64", tensor_f64(x.clone(), shape, &device)),
+            ("f32", tensor_f32(&x, shape, &device)),
+        ] {
+            let whole = to_f64(spike(psp(tensor.clone(), 5.0), &cfg));
+            assert!(whole.contains(&1.0) && whole.contains(&0.0));
+            for lengths in [vec![1; 50], vec![20, 1, 29]] {
+                let got = chunked(&tensor, &lengths, 3, |x, s| psp_spike_carry(x, s, 5.0, &cfg));
                 assert_eq!(got, whole, "{name} {lengths:?}");
             }
         }

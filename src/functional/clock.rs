@@ -1,6 +1,6 @@
 //! How a forward pass treats time: a whole sequence from rest, or the next chunk of a stream.
 
-use super::{psp, psp_carry, spike, spike_carry};
+use super::{psp, psp_carry, psp_spike_carry, spike, spike_carry};
 use crate::SrmConfig;
 use burn::tensor::{DType, Device, Tensor};
 
@@ -225,6 +225,25 @@ impl Clock<'_> {
             Clock::Stream(state) => {
                 let carried = state.take(v.dims(), 1, v.dtype());
                 let (s, next) = spike_carry(v, carried, cfg);
+                state.put(next);
+                s
+            }
+        }
+    }
+
+    /// The spikes of the PSP of `x` (a synapse's output before its filter): on a stream in one
+    /// pass ([`psp_spike_carry`]), otherwise [`spike`] of [`psp`].
+    pub(crate) fn psp_spike<const D: usize>(
+        &mut self,
+        x: Tensor<D>,
+        tau_s: f64,
+        cfg: &SrmConfig,
+    ) -> Tensor<D> {
+        match self {
+            Clock::Whole | Clock::Calibrate(_) => spike(psp(x, tau_s), cfg),
+            Clock::Stream(state) => {
+                let carried = state.take(x.dims(), 3, x.dtype());
+                let (s, next) = psp_spike_carry(x, carried, tau_s, cfg);
                 state.put(next);
                 s
             }

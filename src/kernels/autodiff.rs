@@ -114,6 +114,17 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
             B::spike_fire_carry(v.into_primitive(), state.into_primitive(), params);
         (FloatTensor::<Self>::new(spikes), FloatTensor::<Self>::new(state))
     }
+
+    fn psp_spike_carry(
+        x: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        tau_s: f64,
+        params: SpikeParams,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (spikes, state) =
+            B::psp_spike_carry(x.into_primitive(), state.into_primitive(), tau_s, params);
+        (FloatTensor::<Self>::new(spikes), FloatTensor::<Self>::new(state))
+    }
 }
 
 #[cfg(any(feature = "flex", feature = "ndarray"))]

@@ -678,6 +678,85 @@ impl CarryKernel for SpikeKernel<false> {
     }
 }
 
+/// The PSP filter and spike generation in one pass from a carried state, for streaming: the
+/// input `x` is a synapse's output before its PSP filter, `y = ε ∗ x` the potential (see
+/// [`psp_filter`]), and the spikes those of [`spike_fire`] on `y`. The state is `[B, 3, N]`:
+/// the filter's traces `w`, `z` and the refractory response `r`. The same arithmetic, in the
+/// same order, as [`psp_filter_from`] then [`spike_fire`], without writing `y`.
+pub fn psp_spike_from<F: Real>(
+    x: &[F],
+    layout: TimeLayout,
+    tau_s: f64,
+    params: SpikeParams,
+    carry: &[F],
+) -> (Vec<F>, Vec<F>) {
+    assert_eq!(
+        x.len(),
+        layout.len(),
+        "psp_spike: buffer does not match {layout:?}"
+    );
+    let carried = Carried::new(Some(carry), layout, 3);
+    let mut spikes = Output::new(x.len());
+    let mut state = Output::new(carried.len());
+    let psp = AlphaPsp::<F>::new(tau_s);
+    let theta = F::from_f64(params.theta);
+    let decay = F::from_f64((-1.0 / params.tau_r).exp());
+    let reset = F::from_f64(-2.0 * params.theta);
+    let (out, state_out) = (spikes.ptr(), state.ptr());
+    for_each_block(
+        &layout,
+        #[inline(always)]
+        |block| {
+            let mut w = [F::ZERO; BLOCK];
+            let mut z = [F::ZERO; BLOCK];
+            let mut r = [F::ZERO; BLOCK];
+            let (w, z, r) = (
+                &mut w[..block.len],
+                &mut z[..block.len],
+                &mut r[..block.len],
+            );
+            carried.load(&block, [&mut *w, &mut *z, &mut *r]);
+            for t in 0..layout.time {
+                let offset = block.offset(&layout, t);
+                let xs = &x[offset..offset + block.len];
+                // SAFETY: in bounds (same range as `xs`), and only this block touches it.
+                let ss = unsafe { out.slice(offset, block.len) };
+                for ((((s, &x), w), z), r) in ss
+                    .iter_mut()
+                    .zip(xs)
+                    .zip(w.iter_mut())
+                    .zip(z.iter_mut())
+                    .zip(r.iter_mut())
+                {
+                    let u = psp.step(w, z, x) + *r;
+                    let fired = if u >= theta { F::ONE } else { F::ZERO };
+                    s.write(fired);
+                    *r = decay * (*r + reset * fired);
+                }
+            }
+            // SAFETY: the block's neurons of its sample in the state, written by it only.
+            unsafe { carried.store(&block, state_out, [w, z, r]) };
+        },
+    );
+    // SAFETY: the blocks cover every element at every step and every neuron's state.
+    unsafe { (spikes.assume_written(), state.assume_written()) }
+}
+
+/// [`psp_spike_from`] as a [`CarryKernel`].
+#[derive(Clone, Copy, Debug)]
+pub struct PspSpikeKernel {
+    /// PSP time constant τs (steps).
+    pub tau_s: f64,
+    /// The spike parameters.
+    pub params: SpikeParams,
+}
+
+impl CarryKernel for PspSpikeKernel {
+    fn run<F: Real>(&self, input: &[F], state: &[F], layout: TimeLayout) -> (Vec<F>, Vec<F>) {
+        psp_spike_from(input, layout, self.tau_s, self.params, state)
+    }
+}
+
 /// What [`spike_fire`] returns.
 pub struct Fired<F> {
     /// The spikes (0 or 1).

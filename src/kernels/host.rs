@@ -174,6 +174,19 @@ macro_rules! impl_cpu_backend {
                 let kernel = $crate::kernels::cpu::SpikeKernel::<false>(params);
                 $crate::kernels::host::run_carry::<Self, _>(v, state, &kernel)
             }
+
+            fn psp_spike_carry(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                state: burn::backend::tensor::FloatTensor<Self>,
+                tau_s: f64,
+                params: $crate::kernels::SpikeParams,
+            ) -> (
+                burn::backend::tensor::FloatTensor<Self>,
+                burn::backend::tensor::FloatTensor<Self>,
+            ) {
+                let kernel = $crate::kernels::cpu::PspSpikeKernel { tau_s, params };
+                $crate::kernels::host::run_carry::<Self, _>(x, state, &kernel)
+            }
         }
 
         impl $crate::kernels::EventBackend for $backend {

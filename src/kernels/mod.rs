@@ -205,6 +205,22 @@ pub trait SnnBackend: Backend {
         state: FloatTensor<Self>,
         params: SpikeParams,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// [`psp_filter_carry`](SnnBackend::psp_filter_carry) then
+    /// [`spike_fire_carry`](SnnBackend::spike_fire_carry) in one pass, for streaming: the
+    /// spikes of the PSP of `x` (a synapse's output before its filter). `state` is
+    /// `[batch, 3, neurons...]`: the filter's two traces, then the refractory response. Returns
+    /// the spikes and the state after the chunk's last step; the spikes equal those of the two
+    /// ops in turn.
+    ///
+    /// Inference only: autodiff does not track it.
+    #[fusion(meta = |x, state, _tau_s, _params| (x.clone(), state.clone()))]
+    fn psp_spike_carry(
+        x: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        tau_s: f64,
+        params: SpikeParams,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Event-driven synapse operations (convolution of sparse inputs), as a Burn backend extension

@@ -6,7 +6,9 @@ use crate::SrmConfig;
 use crate::functional::Clock;
 use crate::neuron::{Func, FuncConfig, LayerSettings};
 use crate::norm::{MembraneNorm, MembraneNormConfig, Normalization};
-use crate::synapse::{SynapseConv2d, SynapseConv2dConfig, SynapseDense, SynapseDenseConfig};
+use crate::synapse::{
+    Potential, SynapseConv2d, SynapseConv2dConfig, SynapseDense, SynapseDenseConfig,
+};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, assert_shape};
@@ -82,6 +84,41 @@ impl Activation {
     }
 }
 
+/// A layer's output potential, as a map or flat (see [`Potential`]).
+enum LayerPotential {
+    Map(Potential<5>),
+    Flat(Potential<3>),
+}
+
+impl LayerPotential {
+    fn filtered(self, clock: &mut Clock) -> Activation {
+        match self {
+            LayerPotential::Map(v) => Activation::Map(v.filtered(clock)),
+            LayerPotential::Flat(v) => Activation::Flat(v.filtered(clock)),
+        }
+    }
+
+    fn spikes(self, clock: &mut Clock, cfg: &SrmConfig) -> Activation {
+        match self {
+            LayerPotential::Map(v) => Activation::Map(v.spikes(clock, cfg)),
+            LayerPotential::Flat(v) => Activation::Flat(v.spikes(clock, cfg)),
+        }
+    }
+
+    fn flat(self) -> Potential<3> {
+        match self {
+            LayerPotential::Map(v) => {
+                let dims = match &v {
+                    Potential::Filtered(x) | Potential::Unfiltered { x, .. } => x.dims(),
+                };
+                let [b, t, c, h, w] = dims;
+                v.reshape([b, t, c * h * w])
+            }
+            LayerPotential::Flat(v) => v,
+        }
+    }
+}
+
 /// One layer: Func (or, for the first layer, PSP → Norm of the input spikes), synapse, and an
 /// optional membrane normalization.
 #[derive(Module, Debug)]
@@ -102,11 +139,17 @@ impl SpikingLayer {
 
     /// [`forward_spikes`](Self::forward_spikes); `binary`: `s` holds only 0 and 1.
     fn forward_events(&self, s: Activation, binary: bool, clock: &mut Clock) -> Activation {
+        self.forward_potential(s, binary, clock).filtered(clock)
+    }
+
+    /// The layer's output potential, its PSP filter left to run with the next spike generation
+    /// where the clock allows (a stream, and no membrane normalization in between).
+    fn forward_potential(&self, s: Activation, binary: bool, clock: &mut Clock) -> LayerPotential {
         let v = match (&self.synapse, s) {
             (Synapse::Conv(conv), Activation::Map(s)) => {
                 let input = conv.input(&s.device());
                 let a = self.func.presynaptic_in(s, binary, input, clock);
-                Activation::Map(conv.forward_presynaptic_in(a, clock))
+                LayerPotential::Map(conv.forward_potential(a, clock))
             }
             (Synapse::Conv(_), Activation::Flat(s)) => {
                 panic!(
@@ -118,18 +161,22 @@ impl SpikingLayer {
                 // Pooling (if any) happens on the map before flattening.
                 let input = dense.input(&s.device());
                 let a = self.func.presynaptic_in(s, binary, input, clock).flatten();
-                Activation::Flat(dense.forward_presynaptic_in(a, clock))
+                LayerPotential::Flat(dense.forward_potential(a, clock))
             }
             (Synapse::Dense(dense), Activation::Flat(s)) => {
                 let input = dense.input(&s.device());
                 let a = self.func.presynaptic_in(s, binary, input, clock);
-                Activation::Flat(dense.forward_presynaptic_in(a, clock))
+                LayerPotential::Flat(dense.forward_potential(a, clock))
             }
         };
-        match (&self.membrane_norm, v) {
-            (Some(norm), Activation::Map(v)) => Activation::Map(norm.forward_in(v, clock)),
-            (Some(norm), Activation::Flat(v)) => Activation::Flat(norm.forward_in(v, clock)),
-            (None, v) => v,
+        let Some(norm) = &self.membrane_norm else {
+            return v;
+        };
+        match v.filtered(clock) {
+            Activation::Map(v) => LayerPotential::Map(Potential::Filtered(norm.forward_in(v, clock))),
+            Activation::Flat(v) => {
+                LayerPotential::Flat(Potential::Filtered(norm.forward_in(v, clock)))
+            }
         }
     }
 }
@@ -337,22 +384,22 @@ impl SpikingNetwork {
                 rates.push(s.mean().detach());
             }
         };
-        let mut x = Activation::Map(input);
+        let mut x = LayerPotential::Map(Potential::Filtered(input));
         for (i, layer) in self.layers.iter().enumerate() {
             let s = if i == 0 {
-                x
+                match x {
+                    LayerPotential::Map(Potential::Filtered(input)) => Activation::Map(input),
+                    _ => unreachable!("the input"),
+                }
             } else {
-                let s = match x {
-                    Activation::Map(v) => Activation::Map(layer.func.spikes_in(v, clock)),
-                    Activation::Flat(v) => Activation::Flat(layer.func.spikes_in(v, clock)),
-                };
+                let s = x.spikes(clock, &layer.func.srm);
                 record(&s);
                 s
             };
             // Hidden layers get spikes (0 or 1); the input may hold anything.
-            x = layer.forward_events(s, i > 0, clock);
+            x = layer.forward_potential(s, i > 0, clock);
         }
-        let out = Activation::Flat(clock.spike(x.flat(), &self.srm));
+        let out = Activation::Flat(x.flat().spikes(clock, &self.srm));
         record(&out);
         (out.flat(), rates)
     }

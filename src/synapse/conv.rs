@@ -4,7 +4,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::{Presynaptic, SynapseInput, SynapseKernel};
+use super::{Potential, Presynaptic, SynapseInput, SynapseKernel};
 use crate::functional::Clock;
 use crate::kernels::EventConvOptions;
 
@@ -139,9 +139,19 @@ impl SynapseConv2d {
         x: Presynaptic<5>,
         clock: &mut Clock,
     ) -> Tensor<5> {
+        self.forward_potential(x, clock).filtered(clock)
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`, its PSP filter left to
+    /// run later where the clock allows (see [`Potential`]).
+    pub(crate) fn forward_potential(
+        &self,
+        x: Presynaptic<5>,
+        clock: &mut Clock,
+    ) -> Potential<5> {
         let device = x.device();
         if !self.kernel.uses_events(&device) {
-            return self.forward(x.dense_in(clock));
+            return Potential::Filtered(self.forward(x.dense_in(clock)));
         }
         let [b, t, c, h, w] = x.events().dims();
         let [cout, cin, k, _] = self.conv.weight.dims();
@@ -152,9 +162,11 @@ impl SynapseConv2d {
         );
         let options = EventConvOptions::new(self.conv.stride[0], k / 2)
             .with_dense_above(self.dense_above_density);
-        let v = x.convolve_in(self.conv.weight.val(), options, clock);
+        let v = x.convolve_potential(self.conv.weight.val(), options, clock);
         match &self.conv.bias {
-            Some(bias) => v + bias.val().reshape([1, 1, cout, 1, 1]),
+            Some(bias) => Potential::Filtered(
+                v.filtered(clock) + bias.val().reshape([1, 1, cout, 1, 1]),
+            ),
             None => v,
         }
     }

@@ -3,7 +3,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::{Presynaptic, SynapseInput, SynapseKernel};
+use super::{Potential, Presynaptic, SynapseInput, SynapseKernel};
 use crate::functional::Clock;
 use crate::kernels::EventConvOptions;
 
@@ -126,9 +126,19 @@ impl SynapseDense {
         x: Presynaptic<3>,
         clock: &mut Clock,
     ) -> Tensor<3> {
+        self.forward_potential(x, clock).filtered(clock)
+    }
+
+    /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`, its PSP filter left to
+    /// run later where the clock allows (see [`Potential`]).
+    pub(crate) fn forward_potential(
+        &self,
+        x: Presynaptic<3>,
+        clock: &mut Clock,
+    ) -> Potential<3> {
         let device = x.device();
         if !self.kernel.uses_events(&device) {
-            return self.forward(x.dense_in(clock));
+            return Potential::Filtered(self.forward(x.dense_in(clock)));
         }
         let [b, t, n] = x.events().dims();
         let [inputs, outputs] = self.linear.weight.dims();
@@ -147,10 +157,12 @@ impl SynapseDense {
         let options = EventConvOptions::new(1, 0).with_dense_above(self.dense_above_density);
         let v = x
             .into_map()
-            .convolve_in(weight, options, clock)
+            .convolve_potential(weight, options, clock)
             .reshape([b, t, outputs]);
         match &self.linear.bias {
-            Some(bias) => v + bias.val().reshape([1, 1, outputs]),
+            Some(bias) => {
+                Potential::Filtered(v.filtered(clock) + bias.val().reshape([1, 1, outputs]))
+            }
             None => v,
         }
     }

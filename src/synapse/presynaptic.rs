@@ -187,6 +187,18 @@ impl Presynaptic<5> {
         options: EventConvOptions,
         clock: &mut Clock,
     ) -> Tensor<5> {
+        self.convolve_potential(weight, options, clock)
+            .filtered(clock)
+    }
+
+    /// [`convolve`](Self::convolve) on `clock`, leaving the output's PSP filter to run later on
+    /// a stream (see [`Potential`]).
+    pub(crate) fn convolve_potential(
+        self,
+        weight: Tensor<4>,
+        options: EventConvOptions,
+        clock: &mut Clock,
+    ) -> Potential<5> {
         let [b, ..] = self.events.dims();
         let cin = weight.dims()[1];
         let weight = match self.channel_scale() {
@@ -209,13 +221,11 @@ impl Presynaptic<5> {
             tau_s,
             ..
         } = self;
-        let v = clock.psp(
-            conv2d_events(events, weight, sample, options, binary),
-            tau_s,
-        );
+        let x = conv2d_events(events, weight, sample, options, binary);
         match varying {
-            Some(factor) => v * factor,
-            None => v,
+            Some(factor) => Potential::Filtered(clock.psp(x, tau_s) * factor),
+            None if clock.is_stream() => Potential::Unfiltered { x, tau_s },
+            None => Potential::Filtered(clock.psp(x, tau_s)),
         }
     }
 
@@ -272,6 +282,52 @@ impl Presynaptic<3> {
                 }
             }),
             tau_s: self.tau_s,
+        }
+    }
+}
+
+/// A synapse's output potential on a clock, possibly with its PSP filter still to run: on a
+/// stream, the filter of an event-driven synapse's output runs in one pass with the next spike
+/// generation ([`Clock::psp_spike`]) when nothing acts between them.
+#[derive(Clone, Debug)]
+pub(crate) enum Potential<const D: usize> {
+    /// The potential.
+    Filtered(Tensor<D>),
+    /// The potential is `ε ∗ x`, with the PSP kernel of `tau_s`.
+    Unfiltered {
+        /// The synapse's output before the filter.
+        x: Tensor<D>,
+        /// The PSP time constant.
+        tau_s: f64,
+    },
+}
+
+impl<const D: usize> Potential<D> {
+    /// The potential itself.
+    pub(crate) fn filtered(self, clock: &mut Clock) -> Tensor<D> {
+        match self {
+            Potential::Filtered(v) => v,
+            Potential::Unfiltered { x, tau_s } => clock.psp(x, tau_s),
+        }
+    }
+
+    /// The spikes of the potential.
+    pub(crate) fn spikes(self, clock: &mut Clock, cfg: &crate::SrmConfig) -> Tensor<D> {
+        match self {
+            Potential::Filtered(v) => clock.spike(v, cfg),
+            Potential::Unfiltered { x, tau_s } => clock.psp_spike(x, tau_s, cfg),
+        }
+    }
+
+    /// The same potential reshaped (the filter acts on dim 1 only, so a reshape that keeps
+    /// dims 0 and 1 commutes with it).
+    pub(crate) fn reshape<const D2: usize>(self, shape: [usize; D2]) -> Potential<D2> {
+        match self {
+            Potential::Filtered(v) => Potential::Filtered(v.reshape(shape)),
+            Potential::Unfiltered { x, tau_s } => Potential::Unfiltered {
+                x: x.reshape(shape),
+                tau_s,
+            },
         }
     }
 }

@@ -108,3 +108,57 @@ pub fn spike_kernel<F: Float>(
         state_out[column as usize] = r;
     }
 }
+
+/// The PSP filter then spike generation of one neuron column per thread, from the carried
+/// state `state_in` (`[batch, 3, neurons]`: the filter's traces `w`, `z`, then the refractory
+/// response `r`) to `state_out`; `x` is a synapse's output before its filter. The arithmetic
+/// of [`psp_filter_kernel`] then [`spike_kernel`], without writing the potential.
+#[cube(launch)]
+pub fn psp_spike_kernel<F: Float>(
+    x: &Tensor<F>,
+    spikes: &mut Tensor<F>,
+    state_in: &Tensor<F>,
+    state_out: &mut Tensor<F>,
+    q: f32,
+    gain: f32,
+    theta: f32,
+    decay: f32,
+    neurons: u32,
+    time: u32,
+    columns: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let column = ABSOLUTE_POS as u32;
+    if column >= columns {
+        terminate!();
+    }
+    let q = F::cast_from(q);
+    let gain = F::cast_from(gain);
+    let theta = F::cast_from(theta);
+    let decay = F::cast_from(decay);
+    let reset = F::new(-2.0) * theta;
+    let b = column / neurons;
+    let n = column % neurons;
+    let base = b * time * neurons + n;
+    let carried = (b * 3 * neurons + n) as usize;
+    let stride = neurons as usize;
+    let mut w = state_in[carried];
+    let mut z = state_in[carried + stride];
+    let mut r = state_in[carried + 2 * stride];
+    for t in 0..time {
+        let index = (base + t * neurons) as usize;
+        let w_prev = w;
+        z = q * z + w_prev;
+        w = q * w_prev + x[index];
+        let u = gain * z + r;
+        let mut fired = F::new(0.0);
+        if u >= theta {
+            fired = F::new(1.0);
+        }
+        spikes[index] = fired;
+        r = decay * (r + reset * fired);
+    }
+    state_out[carried] = w;
+    state_out[carried + stride] = z;
+    state_out[carried + 2 * stride] = r;
+}

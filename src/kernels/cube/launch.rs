@@ -1,6 +1,6 @@
 //! Launching the kernels on a `CubeBackend` tensor.
 
-use super::kernel::{psp_filter_kernel, spike_kernel};
+use super::kernel::{psp_filter_kernel, psp_spike_kernel, spike_kernel};
 use crate::kernels::cpu::TimeLayout;
 use crate::kernels::{SnnBackend, SpikeParams};
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -109,6 +109,39 @@ impl SnnBackend for CubeBackend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (spikes, _, state) = spike(v, Some(state), params, false);
         (spikes, state)
+    }
+
+    fn psp_spike_carry(
+        x: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        tau_s: f64,
+        params: SpikeParams,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (x, layout, count, dim, columns) = prepare(x);
+        let spikes = empty_like(&x);
+        let (state_in, state_out, _) = carried(&x, Some(state));
+        if layout.len() == 0 {
+            return (spikes, state_in);
+        }
+        let decay = (-1.0 / tau_s).exp();
+        psp_spike_kernel::launch(
+            &x.client,
+            count,
+            dim,
+            x.clone().into_tensor_arg(),
+            spikes.clone().into_tensor_arg(),
+            state_in.into_tensor_arg(),
+            state_out.clone().into_tensor_arg(),
+            decay as f32,
+            (core::f64::consts::E / tau_s * decay) as f32,
+            params.theta as f32,
+            (-1.0 / params.tau_r).exp() as f32,
+            layout.neurons as u32,
+            layout.time as u32,
+            columns,
+            dtype_to_storage_type(x.dtype),
+        );
+        (spikes, state_out)
     }
 }
 

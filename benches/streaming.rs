@@ -1,0 +1,145 @@
+//! Streaming inference, one time step (1 ms of events) at a time: steps per second, real-time
+//! factor (sensor time / processing time) and per-step latency (p50, p99) at batch 1 and 16,
+//! for the cpu-small network `34x34x2-n8c3-p2-n16c3-p2-n32c3-10` and the Table 2 N-MNIST network
+//! `34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10`, on the N-MNIST test recordings of
+//! `$BURN_SNN_DATA/nmnist-small` binned to 300 steps of 1 ms, at two firing-rate levels.
+//!
+//! The networks are seeded initializations (`BURN_SNN_BENCH_SEED`, default 2022) whose weight
+//! scale sets the firing rates: each level's scale is printed with the rates it gives (the mean
+//! over hidden layers of the first batch). Normalization: `BURN_SNN_BENCH_NORM` (default
+//! `psp-ln`, streamed in its default causal form). Threads: the process's rayon pool, so run
+//! it once per `RAYON_NUM_THREADS`.
+//!
+//! Run: `BURN_SNN_DATA=../shared/data RAYON_NUM_THREADS=2 cargo bench --bench streaming`
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::tensor::Tensor;
+use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split};
+use burn_snn::model::{NetworkSpec, SpikingNetwork, SpikingNetworkConfig, Streaming};
+use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
+use std::time::Instant;
+
+const STEPS: usize = 300;
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let Some(root) = std::env::var_os("BURN_SNN_DATA") else {
+        println!("streaming: set BURN_SNN_DATA to the directory holding nmnist-small/");
+        return;
+    };
+    burn_snn::memory::keep_freed_memory();
+    burn_snn::device::flush_denormals();
+    let device = burn_snn::device::cpu();
+    let norm: Normalization = std::env::var("BURN_SNN_BENCH_NORM")
+        .ok()
+        .map(|v| v.parse().expect("a normalization"))
+        .unwrap_or(Normalization::PspLayer);
+    let seed: u64 = env("BURN_SNN_BENCH_SEED", 2022);
+    let dataset = NmnistDataset::from_dir(
+        std::path::Path::new(&root).join("nmnist-small"),
+        Split::Test,
+    )
+    .expect("the N-MNIST test files");
+    let items: Vec<_> = (0..32)
+        .map(|i| dataset.read(i).expect("a valid sample"))
+        .collect();
+    let batcher = NmnistBatcher {
+        binning: Binning {
+            steps: STEPS,
+            dt_us: 1000,
+        },
+    };
+    let input = batcher.batch(items, &device).spikes;
+    let threads = rayon::current_num_threads();
+    println!("streaming: {norm}, steps of 1 ms, {threads} thread(s)");
+    // (name, spec, weight scales of the two firing-rate levels)
+    let networks = [
+        ("cpu-small", "34x34x2-n8c3-p2-n16c3-p2-n32c3-10", [10.0, 20.0]),
+        ("table2", "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10", [25.0, 40.0]),
+    ];
+    // `BURN_SNN_BENCH_ONLY=table2` (or `cpu-small`) and `BURN_SNN_BENCH_BATCH=1` (or 16) run one
+    // case, e.g. for a profile.
+    let only = std::env::var("BURN_SNN_BENCH_ONLY").ok();
+    let batches: Vec<usize> = match std::env::var("BURN_SNN_BENCH_BATCH") {
+        Ok(b) => vec![b.parse().expect("a batch size")],
+        Err(_) => vec![1, 16],
+    };
+    // Steps per call: 1 (step by step) and 10 (10 ms of latency), or `BURN_SNN_BENCH_CHUNK`.
+    let chunks: Vec<usize> = match std::env::var("BURN_SNN_BENCH_CHUNK") {
+        Ok(c) => c.split(',').map(|c| c.parse().expect("a chunk size")).collect(),
+        Err(_) => vec![1, 10],
+    };
+    for (name, spec, scales) in networks {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        for scale in scales {
+            device.seed(seed);
+            let spec = NetworkSpec::parse(spec)
+                .expect("a valid string")
+                .with_norm_markers(norm);
+            let net: SpikingNetwork = SpikingNetworkConfig::new(spec)
+                .with_settings(
+                    LayerSettings::new()
+                        .with_norm(norm)
+                        .with_num_steps(STEPS)
+                        .with_weight_scale(scale),
+                )
+                .init(&device);
+            let (_, rates) = net.forward_with_rates(input.clone().slice([0..16]));
+            let rates: Vec<f64> = rates.to_vec().iter().map(|(_, r)| f64::from(*r)).collect();
+            let hidden = &rates[..rates.len() - 1];
+            let mean = hidden.iter().sum::<f64>() / hidden.len() as f64;
+            let (min, max) = hidden
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+            for &batch in &batches {
+                for &chunk in &chunks {
+                    let x = input.clone().slice([0..batch]);
+                    let mut state = net.stream(batch, &device);
+                    // Warm-up: a few chunks, then a fresh stream.
+                    for t in 0..3 {
+                        let frames = x.clone().slice([0..batch, t * chunk..(t + 1) * chunk]);
+                        net.forward_chunk(&mut state, frames).expect("no step limit");
+                    }
+                    state.reset();
+                    let chunks_in: Vec<Tensor<5>> = (0..STEPS / chunk)
+                        .map(|i| x.clone().slice([0..batch, i * chunk..(i + 1) * chunk]))
+                        .collect();
+                    let mut latencies = Vec::with_capacity(chunks_in.len());
+                    let start = Instant::now();
+                    for frames in chunks_in {
+                        let t0 = Instant::now();
+                        let out = net.forward_chunk(&mut state, frames).expect("no step limit");
+                        // The chunk is done when its output is on the host.
+                        let _ = out.into_data();
+                        latencies.push(t0.elapsed().as_secs_f64());
+                    }
+                    let total = start.elapsed().as_secs_f64();
+                    latencies.sort_by(f64::total_cmp);
+                    let pct =
+                        |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+                    let steps = (STEPS / chunk * chunk) as f64;
+                    println!(
+                        "  {name:>9} scale {scale:>4}: rates {:.1}% mean ({:.1}–{:.1}%), batch {batch:>2}, chunks of {chunk:>2} step(s): {:>7.0} steps/s, real time ×{:.2}, per chunk p50 {:.3} ms, p99 {:.3} ms, state {} KiB",
+                        100.0 * mean,
+                        100.0 * min,
+                        100.0 * max,
+                        steps / total,
+                        steps * 1e-3 / total,
+                        pct(0.5) * 1e3,
+                        pct(0.99) * 1e3,
+                        state.memory_bytes() / 1024,
+                    );
+                }
+            }
+        }
+    }
+}
