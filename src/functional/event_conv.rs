@@ -1,5 +1,5 @@
 use super::PspNormKind;
-use crate::kernels::{EventBackend, EventConvOptions};
+use crate::kernels::{EventBackend, EventConvOptions, WeightLayout};
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::{Device, Tensor};
 
@@ -73,7 +73,22 @@ pub fn conv2d_events(
         stride, padding, ..
     } = options;
     let dims = x.dims();
-    let [co, ci, k, k2] = weight.dims();
+    let [co, ci, k, k2] = match options.weight {
+        WeightLayout::OutIn => weight.dims(),
+        WeightLayout::InOut => {
+            let [ci, co, k, k2] = weight.dims();
+            assert!(
+                k == 1 && k2 == 1,
+                "conv2d_events: WeightLayout::InOut is for 1×1 kernels, got weight {:?}",
+                weight.dims()
+            );
+            assert!(
+                !x.device().is_autodiff(),
+                "conv2d_events: WeightLayout::InOut is inference only, got an autodiff device"
+            );
+            [co, ci, k, k2]
+        }
+    };
     assert!(
         has_event_kernels(&x.device()),
         "conv2d_events: the event kernels run on the CPU backends (Flex, NdArray), got {:?}",

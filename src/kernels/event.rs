@@ -16,7 +16,9 @@
 //! their input through [`Source`]: float values, or the spikes as bits (what the backward pass
 //! keeps).
 
+use super::WeightLayout;
 use super::cpu::{Output, Real, simd};
+use std::borrow::Cow;
 use super::source::Source;
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
@@ -182,11 +184,14 @@ const FRAMES_PER_PARTIAL: usize = 32;
 
 /// `[co, ci, k, k]` → rows `[ci, k, k (kx reversed), co]`.
 fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
-    let (co, taps) = (g.channels_out, g.channels_in * g.kernel * g.kernel);
+    let (co, k) = (g.channels_out, g.kernel);
+    let taps = g.channels_in * k * k;
     let mut rows = vec![F::ZERO; weight.len()];
-    for o in 0..co {
-        for tap in 0..taps {
-            rows[tap_row(tap, g.kernel) * co + o] = weight[o * taps + tap];
+    // Row by row of the output (contiguous writes); each row reads one column of the weights.
+    for (tap, row) in (0..taps).map(|tap| (tap, tap_row(tap, k))) {
+        let dst = &mut rows[row * co..][..co];
+        for (o, d) in dst.iter_mut().enumerate() {
+            *d = weight[o * taps + tap];
         }
     }
     rows
@@ -294,6 +299,7 @@ fn axpy<F: Real>(acc: &mut [F], value: F, row: &[F]) {
 pub(crate) fn conv2d<F: Real>(
     x: Source<'_, F>,
     weight: &[F],
+    layout: WeightLayout,
     scale: &[F],
     frames_per_sample: usize,
     g: &ConvGeometry,
@@ -307,7 +313,11 @@ pub(crate) fn conv2d<F: Real>(
         frames,
         "event conv2d: scale"
     );
-    let rows = weight_rows(weight, g);
+    // A 1×1 kernel stored `[ci, co]` is already the event layout.
+    let rows = match layout {
+        WeightLayout::OutIn => Cow::Owned(weight_rows(weight, g)),
+        WeightLayout::InOut => Cow::Borrowed(weight),
+    };
     let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
     if fout == 0 {
         return Vec::new();
@@ -638,7 +648,7 @@ pub(crate) mod tests {
                 .collect();
             let weight = pseudo_random(g.weight_len(), 2);
             let scale = [0.5, 2.0];
-            let y = conv2d(Source::Values(&x), &weight, &scale, 2, &g);
+            let y = conv2d(Source::Values(&x), &weight, WeightLayout::OutIn, &scale, 2, &g);
             let want = direct(&x, &weight, frames, &g);
             let fout = g.frame_out();
             for (i, (a, b)) in y.iter().zip(&want).enumerate() {
@@ -698,8 +708,8 @@ pub(crate) mod tests {
             let values = Source::Values(&x);
             let packed = Source::bits(&bits, x.len());
             assert_eq!(
-                conv2d(values, &weight, &scale, 2, &g),
-                conv2d(packed, &weight, &scale, 2, &g)
+                conv2d(values, &weight, WeightLayout::OutIn, &scale, 2, &g),
+                conv2d(packed, &weight, WeightLayout::OutIn, &scale, 2, &g)
             );
             let r: Vec<f32> = pseudo_random(frames * g.frame_out(), 6)
                 .into_iter()

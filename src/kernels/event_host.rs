@@ -10,7 +10,7 @@ use super::event::{self, ConvGeometry};
 use super::host::{CpuHost, HostOp, run_in};
 use super::input_grad;
 use super::source::Source;
-use super::{EventConvOptions, SnnBackend};
+use super::{EventConvOptions, SnnBackend, WeightLayout};
 use burn::backend::{
     Backend, TensorMetadata,
     tensor::{Device, FloatTensor, IntTensor},
@@ -105,9 +105,13 @@ fn options(o: EventConvOptions) -> ConvOptions<2> {
 }
 
 fn geometry(x: &[usize], weight: &[usize], o: EventConvOptions) -> ConvGeometry {
+    let channels_out = match o.weight {
+        WeightLayout::OutIn => weight[0],
+        WeightLayout::InOut => weight[1],
+    };
     ConvGeometry {
         channels_in: x[2],
-        channels_out: weight[0],
+        channels_out,
         height: x[3],
         width: x[4],
         kernel: weight[2],
@@ -132,6 +136,10 @@ pub(crate) fn conv2d<B: CpuHost>(
     #[cfg(test)]
     tests::count_path(events);
     if !events {
+        let weight = match o.weight {
+            WeightLayout::OutIn => weight,
+            WeightLayout::InOut => B::float_swap_dims(weight, 0, 1),
+        };
         let y = B::conv2d(
             B::float_reshape(x.into_float(dtype), [b * t, ci, h, w].into()),
             weight,
@@ -147,6 +155,7 @@ pub(crate) fn conv2d<B: CpuHost>(
         Forward::<B> {
             x,
             weight,
+            layout: o.weight,
             scale,
             g,
             t,
@@ -159,6 +168,7 @@ pub(crate) fn conv2d<B: CpuHost>(
 struct Forward<B: CpuHost> {
     x: Kept<B>,
     weight: FloatTensor<B>,
+    layout: WeightLayout,
     scale: FloatTensor<B>,
     g: ConvGeometry,
     t: usize,
@@ -169,6 +179,7 @@ impl<B: CpuHost> HostOp<B, 1> for Forward<B> {
         let Self {
             x,
             weight,
+            layout,
             scale,
             g,
             t,
@@ -177,7 +188,7 @@ impl<B: CpuHost> HostOp<B, 1> for Forward<B> {
         let b = scale.shape().num_elements();
         let y = x.read::<F, _>(|x| {
             B::read::<F, _>(weight, |w| {
-                B::read::<F, _>(scale, |s| event::conv2d(x, w, s, t, &g))
+                B::read::<F, _>(scale, |s| event::conv2d(x, w, layout, s, t, &g))
             })
         });
         let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];

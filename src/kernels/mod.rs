@@ -86,6 +86,18 @@ impl From<&crate::SrmConfig> for SpikeParams {
 /// pass (all that inference runs) decides.
 pub const DENSE_ABOVE_DENSITY: f64 = 0.25;
 
+/// How the weight of the event-driven convolution ([`EventBackend::event_conv2d`]) is laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// Burn's `[channels_out, channels_in, k, k]`.
+    #[default]
+    OutIn,
+    /// A 1×1 kernel stored `[channels_in, channels_out, 1, 1]`: a dense layer's `[inputs,
+    /// outputs]` weight as Burn's `Linear` holds it, which is the layout the event loops read,
+    /// so it is read without a copy. Inference only: autodiff refuses to track it.
+    InOut,
+}
+
 /// The options of the event-driven convolution ([`EventBackend::event_conv2d`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EventConvOptions {
@@ -98,6 +110,8 @@ pub struct EventConvOptions {
     /// runs the event loops whatever the density, a negative value never. Default:
     /// [`DENSE_ABOVE_DENSITY`].
     pub dense_above: f64,
+    /// The weight's layout. Default: [`WeightLayout::OutIn`].
+    pub weight: WeightLayout,
 }
 
 impl EventConvOptions {
@@ -107,7 +121,13 @@ impl EventConvOptions {
             stride,
             padding,
             dense_above: DENSE_ABOVE_DENSITY,
+            weight: WeightLayout::OutIn,
         }
+    }
+
+    /// With another [`weight`](Self::weight) layout.
+    pub fn with_weight(self, weight: WeightLayout) -> Self {
+        Self { weight, ..self }
     }
 
     /// With another [`dense_above`](Self::dense_above).

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::{Potential, Presynaptic, SynapseInput, SynapseKernel};
 use crate::functional::Clock;
-use crate::kernels::EventConvOptions;
+use crate::kernels::{EventConvOptions, WeightLayout};
 
 /// Configuration of a [`SynapseDense`].
 #[derive(Config, Debug)]
@@ -147,14 +147,18 @@ impl SynapseDense {
             "SynapseDense: expected {inputs} inputs in dim 2, got shape {:?}",
             [b, t, n]
         );
-        // A 1×1 convolution on a 1×1 map; Linear's weight is [inputs, outputs].
-        let weight = self
-            .linear
-            .weight
-            .val()
-            .transpose()
-            .reshape([outputs, inputs, 1, 1]);
-        let options = EventConvOptions::new(1, 0).with_dense_above(self.dense_above_density);
+        // A 1×1 convolution on a 1×1 map; Linear's weight is [inputs, outputs]. Inference
+        // reads it as it is stored (the event loops' layout); autodiff tracks Burn's layout.
+        let weight = self.linear.weight.val();
+        let (weight, layout) = if device.is_autodiff() {
+            let weight = weight.transpose().reshape([outputs, inputs, 1, 1]);
+            (weight, WeightLayout::OutIn)
+        } else {
+            (weight.reshape([inputs, outputs, 1, 1]), WeightLayout::InOut)
+        };
+        let options = EventConvOptions::new(1, 0)
+            .with_dense_above(self.dense_above_density)
+            .with_weight(layout);
         let v = x
             .into_map()
             .convolve_potential(weight, options, clock)
@@ -185,6 +189,24 @@ mod tests {
                 let want: f64 = (0..4).map(|i| a[row * 4 + i] * w[i * 3 + o]).sum();
                 assert!((v[row * 3 + o] - want).abs() < 1e-4);
             }
+        }
+    }
+
+    /// Inference reads the weight as `Linear` stores it (`WeightLayout::InOut`), on the event
+    /// loops and on the dense fallback: both match the dense synapse on the PSP.
+    #[test]
+    fn inference_on_events_matches_the_dense_synapse() {
+        let device = device();
+        assert!(!device.is_autodiff());
+        for (density, dense_above) in [(0.05, 1.0), (0.5, 0.25)] {
+            let syn = SynapseDenseConfig::new(40, 7)
+                .with_kernel(SynapseKernel::Events)
+                .with_dense_above_density(dense_above)
+                .init(&device);
+            let s = tensor_f32(&random_spikes(3 * 20 * 40, density, 5), [3, 20, 40], &device);
+            let events = syn.forward_presynaptic(Presynaptic::new(s.clone(), 10.0));
+            let dense = syn.forward(crate::functional::psp(s, 10.0));
+            assert_close(&to_f64(events), &to_f64(dense), 1e-4, "dense layer on events");
         }
     }
 }
