@@ -8,8 +8,12 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_snn::SrmConfig;
-use burn_snn::functional::{psp, spike, spike_with_surrogate};
-use burn_snn::model::{SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, Synapse};
+use burn_snn::functional::{
+    psp, psp_carry, psp_spike_carry, spike, spike_carry, spike_with_surrogate,
+};
+use burn_snn::model::{
+    SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig, Streaming, Synapse,
+};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::optim::AdaBeliefConfig;
@@ -285,4 +289,75 @@ fn a_network_trains_on_wgpu() {
     }
     let last = loss_fn.forward(net.forward(x), y).into_scalar::<f32>();
     assert!(last < first * 0.5, "loss {first} -> {last}");
+}
+
+/// The carried (streaming) kernels, chunk by chunk from rest: outputs and states as the CPU's.
+#[test]
+fn carried_ops_match_the_cpu() {
+    let cfg = SrmConfig::new();
+    for shape in SHAPES {
+        let [b, t, n] = shape;
+        let (x_cpu, x_gpu) = same_on_both(shape, Distribution::Uniform(0.0, 3.0));
+        let split = t / 2 + 1;
+        // (name, traces, op): every op runs on both devices from a zero state, in two chunks.
+        type Op = fn(Tensor<3>, Tensor<3>, &SrmConfig) -> (Tensor<3>, Tensor<3>);
+        let ops: [(&str, usize, Op); 3] = [
+            ("psp", 2, |x, s, _| psp_carry(x, s, 5.0)),
+            ("spike", 1, |v, s, cfg| spike_carry(v.mul_scalar(6.0), s, cfg)),
+            ("psp+spike", 3, |x, s, cfg| psp_spike_carry(x, s, 5.0, cfg)),
+        ];
+        for (name, traces, op) in ops {
+            let run = |x: &Tensor<3>| {
+                let state = Tensor::<3>::zeros([b, traces, n], &x.device());
+                let (first, state) = op(x.clone().slice([0..b, 0..split.min(t)]), state, &cfg);
+                let (outs, state) = if split < t {
+                    let (second, state) = op(x.clone().slice([0..b, split..t]), state, &cfg);
+                    (Tensor::cat(vec![first, second], 1), state)
+                } else {
+                    (first, state)
+                };
+                (values(outs), values(state))
+            };
+            let (y_gpu, s_gpu) = run(&x_gpu);
+            let (y_cpu, s_cpu) = run(&x_cpu);
+            let err = rel_err(&y_gpu, &y_cpu);
+            assert!(err <= 1e-6, "{shape:?} {name}: output {err}");
+            let err = rel_err(&s_gpu, &s_cpu);
+            assert!(err <= 1e-5, "{shape:?} {name}: state {err}");
+        }
+    }
+}
+
+/// A network streamed step by step on the GPU (the dense synapse path) gives the CPU's
+/// whole-sequence output.
+#[test]
+fn a_network_streams_on_the_gpu_as_on_the_cpu() {
+    let spec = "10x10x2-n8c3-p2-n16c3-n5";
+    for norm in [Normalization::None, Normalization::PspBatch] {
+        let (net_cpu, x_cpu) = cpu_draws(|| {
+            cpu().seed(4);
+            let spec = burn_snn::model::NetworkSpec::parse(spec)
+                .unwrap()
+                .with_norm_markers(norm);
+            let net = SpikingNetworkConfig::new(spec)
+                .with_settings(LayerSettings::new().with_norm(norm).with_weight_scale(30.0))
+                .init(&cpu());
+            let x = Tensor::<5>::random([2, 30, 2, 10, 10], Distribution::Bernoulli(0.3), &cpu());
+            (net, x)
+        });
+        let whole = values(net_cpu.forward(x_cpu.clone()));
+        assert!(whole.contains(&1.0), "{norm}: a silent output tests nothing");
+        let net_gpu = net_cpu.clone().fork(&gpu());
+        let x_gpu = Tensor::<5>::from_data(x_cpu.to_data(), &gpu());
+        let mut state = net_gpu.stream(2, &gpu());
+        let steps: Vec<Tensor<3>> = (0..30)
+            .map(|t| {
+                let frame = x_gpu.clone().slice([0..2, t..t + 1]).reshape([2, 2, 10, 10]);
+                net_gpu.step(&mut state, frame).unwrap().unsqueeze_dim(1)
+            })
+            .collect();
+        let streamed = values(Tensor::cat(steps, 1));
+        let mismatches = streamed.iter().zip(&whole).filter(|(a, b)| a != b).count();
+        assert_eq!(mismatches, 0, "{norm}: {mismatches} output spikes differ");
+    }
 }

@@ -197,6 +197,17 @@ fn psp_ln_causal_forms() {
     for lengths in [vec![1; t], vec![5, 19]] {
         assert_eq!(stream(&calibrated, &lengths), whole, "calibrated {lengths:?}");
     }
+    // The trained form is the constant running average every PSP-LN layer keeps.
+    let trained: Vec<f64> = model
+        .layers
+        .iter()
+        .filter_map(|l| l.func.norm.as_ref())
+        .map(|n| values(n.running_moment.value()).iter().sum::<f64>() / n.num_features as f64)
+        .collect();
+    assert_eq!(
+        stream(&CausalLayerNorm::Trained, &[t]),
+        stream(&CausalLayerNorm::Calibrated(trained), &vec![1; t])
+    );
     let running = stream(&CausalLayerNorm::Running, &[t]);
     assert_eq!(stream(&CausalLayerNorm::Running, &vec![1; t]), running);
     assert_eq!(stream(&CausalLayerNorm::Running, &[3, 20, 1]), running);

@@ -35,10 +35,13 @@ pub struct PspNormConfig {
 ///
 /// With [`PspNormKind::Batch`], training (an autodiff device with `training` enabled) uses the
 /// batch statistic and updates a running average of it; inference uses the running average,
-/// as Burn's `BatchNorm` does. [`PspNormKind::Layer`] uses each sample's own statistic in both.
+/// as Burn's `BatchNorm` does. [`PspNormKind::Layer`] uses each sample's own statistic in both,
+/// and training keeps the running average of the samples' statistic for streaming, where the
+/// whole sequence is not known ([`CausalLayerNorm::Trained`]).
 #[derive(Module, Debug)]
 pub struct PspNorm {
-    /// Running average of `E_X[a²]` per channel, tensor of shape `[num_features]`. Starts at 1.
+    /// Running average of `E_X[a²]`, tensor of shape `[num_features]`: per channel for PSP-BN,
+    /// the samples' statistic (the same in every entry) for PSP-LN. Starts at 1.
     pub running_moment: RunningState<Tensor<1>>,
     /// Whether to use batch statistics (and update the running average) on an autodiff device.
     pub training: Param<Flag>,
@@ -207,6 +210,13 @@ impl PspNorm {
                 shape[1] = k;
                 ((sums / counts).reshape(shape), true)
             }
+            (PspNormKind::Layer, Some(CausalLayerNorm::Trained)) => {
+                // The running average kept in training (the same value in every entry).
+                let moment = self.running_moment.value().to_device(&s.device()).mean();
+                shape[0] = dims[0];
+                let ones = Tensor::<D>::ones(shape, (&s.device(), s.dtype()));
+                (ones * moment.cast(s.dtype()).reshape([1; D]), false)
+            }
             (PspNormKind::Layer, Some(CausalLayerNorm::Calibrated(_))) => {
                 let moment = clock.calibrated_moment();
                 shape[0] = dims[0];
@@ -256,9 +266,22 @@ impl PspNorm {
                 shape[2] = channels;
                 moment.reshape(shape)
             }
-            (PspNormKind::Layer, _) => {
+            (PspNormKind::Layer, false) => {
                 shape[0] = dims[0];
                 batch().reshape(shape)
+            }
+            (PspNormKind::Layer, true) => {
+                // The samples' statistic is used as it is; its running average over the
+                // batches (every entry of `running_moment` holds it) is PSP-LN's causal form
+                // for streaming (`CausalLayerNorm::Trained`).
+                let moment = batch();
+                let mean = moment.clone().detach().mean();
+                let running = self.running_moment.value_sync().to_device(device);
+                let running = running.mul_scalar(1.0 - self.momentum)
+                    + mean.expand([channels]).mul_scalar(self.momentum);
+                self.running_moment.update(running.detach());
+                shape[0] = dims[0];
+                moment.reshape(shape)
             }
         }
     }
@@ -284,6 +307,23 @@ mod tests {
         // m = 0.5·1 + 0.5·moment.
         let running = to_f64(norm.running_moment.value_sync());
         assert_close(&running, &[2.5, 8.5], 1e-6, "running");
+    }
+
+    /// PSP-LN trains on each sample's statistic and keeps the running average of their mean
+    /// (in every entry) for streaming.
+    #[test]
+    fn layer_kind_training_keeps_the_running_average_of_the_samples_statistic() {
+        let device = device().autodiff();
+        let norm = PspNormConfig::new(PspNormKind::Layer, 2)
+            .with_momentum(0.5)
+            .init(&device);
+        // Sample 0 holds 2s (moment 4), sample 1 holds 4s (moment 16): mean 10.
+        let a = tensor_f32(&[2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0], [2, 2, 2], &device);
+        let out = to_f64(norm.forward(a.clone()));
+        let want = to_f64(psp_norm(a, PspNormKind::Layer, 0.1));
+        assert_close(&out, &want, 1e-6, "output");
+        let running = to_f64(norm.running_moment.value_sync());
+        assert_close(&running, &[5.5, 5.5], 1e-6, "running");
     }
 
     #[test]

@@ -205,8 +205,23 @@ mod tests {
                 .init(&device);
             let s = tensor_f32(&random_spikes(3 * 20 * 40, density, 5), [3, 20, 40], &device);
             let events = syn.forward_presynaptic(Presynaptic::new(s.clone(), 10.0));
-            let dense = syn.forward(crate::functional::psp(s, 10.0));
+            let a = crate::functional::psp(s.clone(), 10.0);
+            let dense = syn.forward(a.clone());
             assert_close(&to_f64(events), &to_f64(dense), 1e-4, "dense layer on events");
+            // PSP-BN's per-input factor scales the stored weights along their inputs.
+            let moment: Vec<f64> = random_values(40, 6).iter().map(|m| 0.2 + m.abs()).collect();
+            let moment = tensor_f32(&moment, [1, 1, 40], &device);
+            let normalized = Presynaptic::normalized(
+                s,
+                None,
+                crate::functional::PspNormKind::Batch,
+                moment.clone(),
+                0.1,
+                10.0,
+            );
+            let events = syn.forward_presynaptic(normalized);
+            let dense = syn.forward(crate::functional::psp_norm_with_moment(a, moment, 0.1));
+            assert_close(&to_f64(events), &to_f64(dense), 1e-4, "PSP-BN dense layer on events");
         }
     }
 }

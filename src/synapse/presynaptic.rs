@@ -1,7 +1,7 @@
 //! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
 
 use crate::functional::{Clock, PspNormKind, conv2d_events, psp_norm_with_moment};
-use crate::kernels::EventConvOptions;
+use crate::kernels::{EventConvOptions, WeightLayout};
 use burn::tensor::{Device, Tensor};
 
 /// The input of a synapse, `â = Norm(Pool(ε ∗ s))`, kept as its factors: the (pooled) spikes
@@ -200,10 +200,17 @@ impl Presynaptic<5> {
         clock: &mut Clock,
     ) -> Potential<5> {
         let [b, ..] = self.events.dims();
-        let cin = weight.dims()[1];
-        let weight = match self.channel_scale() {
-            Some(channel) => weight * channel.reshape([1, cin, 1, 1]),
-            None => weight,
+        // PSP-BN's factor scales the weights along their input channels.
+        let weight = match (self.channel_scale(), options.weight) {
+            (Some(channel), WeightLayout::OutIn) => {
+                let cin = weight.dims()[1];
+                weight * channel.reshape([1, cin, 1, 1])
+            }
+            (Some(channel), WeightLayout::InOut) => {
+                let cin = weight.dims()[0];
+                weight * channel.reshape([cin, 1, 1, 1])
+            }
+            (None, _) => weight,
         };
         let sample = self
             .sample_scale()
