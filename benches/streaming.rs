@@ -6,8 +6,13 @@
 //!
 //! The networks are seeded initializations (`BURN_SNN_BENCH_SEED`, default 2022) whose weight
 //! scale sets the firing rates: each level's scale is printed with the rates it gives (the mean
-//! over hidden layers of the first batch). Normalization: `BURN_SNN_BENCH_NORM` (default
-//! `psp-ln`, streamed in its default causal form). Threads: the process's rayon pool, so run
+//! over hidden layers of four recordings). Normalization: `BURN_SNN_BENCH_NORM` (default
+//! `psp-ln`, streamed with its statistic calibrated on those recordings, or
+//! `BURN_SNN_BENCH_LN=running`).
+//!
+//! Then a stream's memory against its length: the cpu-small network at batch 1 streams 60 s
+//! (60,000 steps, the recordings replayed in a loop); the state's size and the process's peak
+//! resident memory after 1 s and after 60 s (`BURN_SNN_BENCH_LONG=0` skips it). Threads: the process's rayon pool, so run
 //! it once per `RAYON_NUM_THREADS`. Each case streams the 300 steps `BURN_SNN_BENCH_ROUNDS`
 //! times (default 3) and reports the best; latencies are over every round.
 //!
@@ -64,8 +69,8 @@ fn main() {
     println!("streaming: {norm}, steps of 1 ms, {threads} thread(s)");
     // (name, spec, weight scales of the two firing-rate levels)
     let networks = [
-        ("cpu-small", "34x34x2-n8c3-p2-n16c3-p2-n32c3-10", [10.0, 20.0]),
-        ("table2", "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10", [25.0, 40.0]),
+        ("cpu-small", "34x34x2-n8c3-p2-n16c3-p2-n32c3-10", [40.0, 100.0]),
+        ("table2", "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10", [40.0, 100.0]),
     ];
     // `BURN_SNN_BENCH_ONLY=table2` (or `cpu-small`) and `BURN_SNN_BENCH_BATCH=1` (or 16) run one
     // case, e.g. for a profile.
@@ -83,6 +88,11 @@ fn main() {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
+        // `BURN_SNN_BENCH_SCALES=a,b` replaces the weight scales (to find the rate levels).
+        let scales: Vec<f64> = match std::env::var("BURN_SNN_BENCH_SCALES") {
+            Ok(s) => s.split(',').map(|v| v.parse().expect("a weight scale")).collect(),
+            Err(_) => scales.to_vec(),
+        };
         for scale in scales {
             device.seed(seed);
             let spec = NetworkSpec::parse(spec)
@@ -103,13 +113,16 @@ fn main() {
             let (min, max) = hidden
                 .iter()
                 .fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-            // PSP-LN's causal form: `BURN_SNN_BENCH_LN=running` or `calibrated` (on the rate
-            // batch), else the default.
+            // PSP-LN's causal form: calibrated on the rate batch (an untrained network has no
+            // trained average), or `BURN_SNN_BENCH_LN=running`.
             let form = match std::env::var("BURN_SNN_BENCH_LN").as_deref() {
                 Ok("running") => CausalLayerNorm::Running,
-                Ok("calibrated") => net.calibrate_layer_norm([input.clone().slice([0..4])]),
-                Ok(other) => panic!("BURN_SNN_BENCH_LN: expected running or calibrated, got {other}"),
-                Err(_) => CausalLayerNorm::default(),
+                Ok("calibrated") | Err(_) => {
+                    net.calibrate_layer_norm([input.clone().slice([0..4])])
+                }
+                Ok(other) => {
+                    panic!("BURN_SNN_BENCH_LN: expected running or calibrated, got {other}")
+                }
             };
             for &batch in &batches {
                 for &chunk in &chunks {
@@ -159,4 +172,54 @@ fn main() {
             }
         }
     }
+    if env("BURN_SNN_BENCH_LONG", 1) == 1 {
+        long_stream(&input, norm, seed, &device);
+    }
+}
+
+/// The cpu-small network streams 60 s at batch 1: memory after 1 s and after 60 s.
+fn long_stream(input: &Tensor<5>, norm: Normalization, seed: u64, device: &burn::tensor::Device) {
+    device.seed(seed);
+    let spec = NetworkSpec::parse("34x34x2-n8c3-p2-n16c3-p2-n32c3-10")
+        .expect("a valid string")
+        .with_norm_markers(norm);
+    let net: SpikingNetwork = SpikingNetworkConfig::new(spec)
+        .with_settings(
+            LayerSettings::new()
+                .with_norm(norm)
+                .with_num_steps(STEPS)
+                .with_weight_scale(20.0),
+        )
+        .init(device);
+    let form = net.calibrate_layer_norm([input.clone().slice([0..4])]);
+    let mut state = net.stream(1, device).with_layer_norm(form);
+    let frames: Vec<Tensor<4>> = (0..STEPS)
+        .map(|t| input.clone().slice([0..1, t..t + 1]).squeeze_dim::<4>(1))
+        .collect();
+    let start = Instant::now();
+    for (step, frame) in frames.iter().cycle().take(60_000).enumerate() {
+        let _ = net.step(&mut state, frame.clone()).expect("no step limit").into_data();
+        if step + 1 == 1000 || step + 1 == 60_000 {
+            println!(
+                "  cpu-small, batch 1, {:>2} s streamed ({} steps, {:.1} s): state {} KiB, peak resident memory {} MiB",
+                (step + 1) / 1000,
+                step + 1,
+                start.elapsed().as_secs_f64(),
+                state.memory_bytes() / 1024,
+                peak_rss_kib() / 1024
+            );
+        }
+    }
+}
+
+/// The process's peak resident memory (`VmHWM`), KiB; 0 where `/proc` does not say.
+fn peak_rss_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }

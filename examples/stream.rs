@@ -63,9 +63,9 @@ struct Args {
     /// Where to write the accuracy-against-time chart.
     #[arg(long, default_value = "stream.svg")]
     plot: PathBuf,
-    /// Print one line per recording.
+    /// Only the summary per model, not one line per recording.
     #[arg(long)]
-    verbose: bool,
+    quiet: bool,
 }
 
 fn main() {
@@ -127,7 +127,7 @@ fn main() {
             let decided = out.decided.map(|t| (t + 1) as f64 * dt_us as f64 / 1e3);
             decided_ms.extend(decided);
             busy += out.busy.as_secs_f64();
-            if args.verbose {
+            if !args.quiet {
                 let (file, _) = test.file(i);
                 println!(
                     "{}: class {} (label {}), decided at {}, {steps} steps in {:.1} ms",

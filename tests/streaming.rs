@@ -303,7 +303,7 @@ fn nmnist_recordings_stream_exactly_in_f64() {
         let spec = NetworkSpec::parse("34x34x2-n8c3-p2-n16c3-p2-n32c3-10")
             .unwrap()
             .with_norm_markers(norm);
-        let settings = settings(norm, t, 20.0);
+        let settings = settings(norm, t, 40.0);
         let model = warmed(
             SpikingNetworkConfig::new(spec)
                 .with_settings(settings)

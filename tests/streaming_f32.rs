@@ -51,7 +51,7 @@ fn nmnist_recordings_stream_in_f32_to_rounding() {
         let mut settings = LayerSettings::new()
             .with_norm(norm)
             .with_num_steps(t)
-            .with_weight_scale(20.0);
+            .with_weight_scale(40.0);
         if matches!(norm, Normalization::Bn | Normalization::Bntt) {
             settings = settings.with_srm(SrmConfig::new().with_theta(1.0));
         }

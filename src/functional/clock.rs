@@ -9,7 +9,7 @@ use burn::tensor::{DType, Device, Tensor};
 /// statistics of a causal normalization), and the number of steps seen.
 ///
 /// Made for one network and one batch size by the network's `stream` method
-/// ([`SpikingNetwork::stream`](crate::model::SpikingNetwork::stream) and the others); its
+/// ([`Streaming::stream`](crate::model::Streaming::stream)); its
 /// memory does not grow with the stream's length: one tensor per temporal operation, shaped
 /// like one time step of the operation's input (times its number of traces).
 #[derive(Clone, Debug)]

@@ -30,6 +30,13 @@
 //! 3. **its cube kernel** and launch (`cube/kernel.rs`, `cube/launch.rs`), for `SnnBackend` ops;
 //! 4. **its backward** (`autodiff.rs`).
 //!
+//! The streaming ops were added this way and show it: `psp_filter_carry`, `spike_fire_carry`
+//! and the fused `psp_spike_carry` are each a trait method ([`SnnBackend`]), a CPU kernel
+//! (`cpu::psp_filter_from`, `cpu::spike_fire`, `cpu::psp_spike_from`, run through
+//! `host::run_carry`, the carried-state form of `run_in`), a cube kernel (`cube/kernel.rs`) and
+//! an autodiff entry (`autodiff.rs`: untracked, streaming is inference), with their wrappers in
+//! `functional/carry.rs`; no backend file changed.
+//!
 //! The public wrapper in [`crate::functional`] checks shapes and calls the trait through
 //! `Dispatch`. A new CPU backend implements the small trait `host::CpuHost` (read and write
 //! host buffers) and invokes `impl_cpu_backend!` — nothing else (`flex.rs`, `ndarray.rs`).
