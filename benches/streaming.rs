@@ -10,7 +10,7 @@
 //! `psp-ln`, streamed with its statistic calibrated on those recordings, or
 //! `BURN_SNN_BENCH_LN=running`).
 //!
-//! Then a stream's memory against its length: the cpu-small network at batch 1 streams 60 s
+//! First, a stream's memory against its length: the cpu-small network at batch 1 streams 60 s
 //! (60,000 steps, the recordings replayed in a loop); the state's size and the process's peak
 //! resident memory after 1 s and after 60 s (`BURN_SNN_BENCH_LONG=0` skips it). Threads: the process's rayon pool, so run
 //! it once per `RAYON_NUM_THREADS`. Each case streams the 300 steps `BURN_SNN_BENCH_ROUNDS`
@@ -67,6 +67,10 @@ fn main() {
     let input = batcher.batch(items, &device).spikes;
     let threads = rayon::current_num_threads();
     println!("streaming: {norm}, steps of 1 ms, {threads} thread(s)");
+    // First, so that the peak memory it reports is its own.
+    if env("BURN_SNN_BENCH_LONG", 1) == 1 {
+        long_stream(&input, norm, seed, &device);
+    }
     // (name, spec, weight scales of the two firing-rate levels)
     let networks = [
         ("cpu-small", "34x34x2-n8c3-p2-n16c3-p2-n32c3-10", [40.0, 100.0]),
@@ -158,12 +162,14 @@ fn main() {
                         |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
                     let steps = (STEPS / chunk * chunk) as f64;
                     println!(
-                        "  {name:>9} scale {scale:>4}: rates {:.1}% mean ({:.1}–{:.1}%), batch {batch:>2}, chunks of {chunk:>2} step(s): {:>7.0} steps/s, real time ×{:.2}, per chunk p50 {:.3} ms, p99 {:.3} ms, state {} KiB",
+                        "  {name:>9} scale {scale:>4}: rates {:.1}% mean ({:.1}–{:.1}%), batch {batch:>2}, chunks of {chunk:>2} step(s): {:>7.0} steps/s, real time ×{:.2} ({} stream(s): ×{:.2} in all), per chunk p50 {:.3} ms, p99 {:.3} ms, state {} KiB",
                         100.0 * mean,
                         100.0 * min,
                         100.0 * max,
                         steps / total,
                         steps * 1e-3 / total,
+                        batch,
+                        batch as f64 * steps * 1e-3 / total,
                         pct(0.5) * 1e3,
                         pct(0.99) * 1e3,
                         state.memory_bytes() / 1024,
@@ -171,9 +177,6 @@ fn main() {
                 }
             }
         }
-    }
-    if env("BURN_SNN_BENCH_LONG", 1) == 1 {
-        long_stream(&input, norm, seed, &device);
     }
 }
 
@@ -201,24 +204,26 @@ fn long_stream(input: &Tensor<5>, norm: Normalization, seed: u64, device: &burn:
         let _ = net.step(&mut state, frame.clone()).expect("no step limit").into_data();
         if step + 1 == 1000 || step + 1 == 60_000 {
             println!(
-                "  cpu-small, batch 1, {:>2} s streamed ({} steps, {:.1} s): state {} KiB, peak resident memory {} MiB",
+                "  cpu-small, batch 1, {:>2} s streamed ({} steps, {:.1} s): state {} KiB, resident memory {} MiB (peak {} MiB)",
                 (step + 1) / 1000,
                 step + 1,
                 start.elapsed().as_secs_f64(),
                 state.memory_bytes() / 1024,
-                peak_rss_kib() / 1024
+                proc_status_kib("VmRSS:") / 1024,
+                proc_status_kib("VmHWM:") / 1024
             );
         }
     }
 }
 
-/// The process's peak resident memory (`VmHWM`), KiB; 0 where `/proc` does not say.
-fn peak_rss_kib() -> usize {
+/// A memory figure of the process from `/proc/self/status` (`VmRSS:`, `VmHWM:`), KiB; 0
+/// where `/proc` does not say.
+fn proc_status_kib(key: &str) -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)

@@ -323,20 +323,26 @@ pub(crate) fn conv2d<F: Real>(
         return Vec::new();
     }
     let mut out = Output::new(frames * fout);
-    out.slots().par_chunks_mut(fout).enumerate().for_each_init(
-        || vec![F::ZERO; pixels * co],
-        |acc, (f, out)| {
-            conv2d_frame(
-                &x,
-                f * fin,
-                &rows,
-                g,
-                acc,
-                out,
-                scale[f / frames_per_sample],
-            );
-        },
-    );
+    let frame = |acc: &mut Vec<F>, (f, out): (usize, &mut [MaybeUninit<F>])| {
+        conv2d_frame(
+            &x,
+            f * fin,
+            &rows,
+            g,
+            acc,
+            out,
+            scale[f / frames_per_sample],
+        );
+    };
+    if frames == 1 {
+        // One frame (a stream's step at batch 1): on this thread, without the pool's hand-off.
+        frame(&mut vec![F::ZERO; pixels * co], (0, out.slots()));
+    } else {
+        out.slots()
+            .par_chunks_mut(fout)
+            .enumerate()
+            .for_each_init(|| vec![F::ZERO; pixels * co], frame);
+    }
     // SAFETY: `conv2d_frame` writes every element of its frame.
     unsafe { out.assume_written() }
 }
