@@ -73,8 +73,16 @@ fn main() {
     }
     // (name, spec, weight scales of the two firing-rate levels)
     let networks = [
-        ("cpu-small", "34x34x2-n8c3-p2-n16c3-p2-n32c3-10", [40.0, 100.0]),
-        ("table2", "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10", [40.0, 100.0]),
+        (
+            "cpu-small",
+            "34x34x2-n8c3-p2-n16c3-p2-n32c3-10",
+            [40.0, 100.0],
+        ),
+        (
+            "table2",
+            "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10",
+            [40.0, 100.0],
+        ),
     ];
     // `BURN_SNN_BENCH_ONLY=table2` (or `cpu-small`) and `BURN_SNN_BENCH_BATCH=1` (or 16) run one
     // case, e.g. for a profile.
@@ -85,7 +93,10 @@ fn main() {
     };
     // Steps per call: 1 (step by step) and 10 (10 ms of latency), or `BURN_SNN_BENCH_CHUNK`.
     let chunks: Vec<usize> = match std::env::var("BURN_SNN_BENCH_CHUNK") {
-        Ok(c) => c.split(',').map(|c| c.parse().expect("a chunk size")).collect(),
+        Ok(c) => c
+            .split(',')
+            .map(|c| c.parse().expect("a chunk size"))
+            .collect(),
         Err(_) => vec![1, 10],
     };
     for (name, spec, scales) in networks {
@@ -94,7 +105,10 @@ fn main() {
         }
         // `BURN_SNN_BENCH_SCALES=a,b` replaces the weight scales (to find the rate levels).
         let scales: Vec<f64> = match std::env::var("BURN_SNN_BENCH_SCALES") {
-            Ok(s) => s.split(',').map(|v| v.parse().expect("a weight scale")).collect(),
+            Ok(s) => s
+                .split(',')
+                .map(|v| v.parse().expect("a weight scale"))
+                .collect(),
             Err(_) => scales.to_vec(),
         };
         for scale in scales {
@@ -110,7 +124,7 @@ fn main() {
                         .with_weight_scale(scale),
                 )
                 .init(&device);
-            let (_, rates) = net.forward_with_rates(input.clone().slice([0..4]));
+            let (_, rates) = net.forward_with_rates(input.clone().narrow(0, 0, 4));
             let rates: Vec<f64> = rates.to_vec().iter().map(|(_, r)| f64::from(*r)).collect();
             let hidden = &rates[..rates.len() - 1];
             let mean = hidden.iter().sum::<f64>() / hidden.len() as f64;
@@ -122,7 +136,7 @@ fn main() {
             let form = match std::env::var("BURN_SNN_BENCH_LN").as_deref() {
                 Ok("running") => CausalLayerNorm::Running,
                 Ok("calibrated") | Err(_) => {
-                    net.calibrate_layer_norm([input.clone().slice([0..4])])
+                    net.calibrate_layer_norm([input.clone().narrow(0, 0, 4)])
                 }
                 Ok(other) => {
                     panic!("BURN_SNN_BENCH_LN: expected running or calibrated, got {other}")
@@ -130,12 +144,13 @@ fn main() {
             };
             for &batch in &batches {
                 for &chunk in &chunks {
-                    let x = input.clone().slice([0..batch]);
+                    let x = input.clone().narrow(0, 0, batch);
                     let mut state = net.stream(batch, &device).with_layer_norm(form.clone());
                     // Warm-up: a few chunks, then a fresh stream.
                     for t in 0..3 {
                         let frames = x.clone().slice([0..batch, t * chunk..(t + 1) * chunk]);
-                        net.forward_chunk(&mut state, frames).expect("no step limit");
+                        net.forward_chunk(&mut state, frames)
+                            .expect("no step limit");
                     }
                     // The 300 steps `rounds` times, each a fresh stream; the best total and
                     // the latencies of every chunk.
@@ -149,8 +164,9 @@ fn main() {
                         let start = Instant::now();
                         for frames in chunks_in {
                             let t0 = Instant::now();
-                            let out =
-                                net.forward_chunk(&mut state, frames).expect("no step limit");
+                            let out = net
+                                .forward_chunk(&mut state, frames)
+                                .expect("no step limit");
                             // The chunk is done when its output is on the host.
                             let _ = out.into_data();
                             latencies.push(t0.elapsed().as_secs_f64());
@@ -194,14 +210,17 @@ fn long_stream(input: &Tensor<5>, norm: Normalization, seed: u64, device: &burn:
                 .with_weight_scale(20.0),
         )
         .init(device);
-    let form = net.calibrate_layer_norm([input.clone().slice([0..4])]);
+    let form = net.calibrate_layer_norm([input.clone().narrow(0, 0, 4)]);
     let mut state = net.stream(1, device).with_layer_norm(form);
     let frames: Vec<Tensor<4>> = (0..STEPS)
         .map(|t| input.clone().slice([0..1, t..t + 1]).squeeze_dim::<4>(1))
         .collect();
     let start = Instant::now();
     for (step, frame) in frames.iter().cycle().take(60_000).enumerate() {
-        let _ = net.step(&mut state, frame.clone()).expect("no step limit").into_data();
+        let _ = net
+            .step(&mut state, frame.clone())
+            .expect("no step limit")
+            .into_data();
         if step + 1 == 1000 || step + 1 == 60_000 {
             println!(
                 "  cpu-small, batch 1, {:>2} s streamed ({} steps, {:.1} s): state {} KiB, resident memory {} MiB (peak {} MiB)",

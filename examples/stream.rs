@@ -140,7 +140,10 @@ fn main() {
             }
         }
         decided_ms.sort_by(f64::total_cmp);
-        let median = decided_ms.get(decided_ms.len() / 2).copied().unwrap_or(f64::NAN);
+        let median = decided_ms
+            .get(decided_ms.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN);
         let name = run
             .file_name()
             .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into());
@@ -158,7 +161,12 @@ fn main() {
             points: correct_at
                 .iter()
                 .enumerate()
-                .map(|(t, &c)| ((t + 1) as f64 * dt_us as f64 / 1e3, 100.0 * c as f64 / count as f64))
+                .map(|(t, &c)| {
+                    (
+                        (t + 1) as f64 * dt_us as f64 / 1e3,
+                        100.0 * c as f64 / count as f64,
+                    )
+                })
                 .collect(),
         });
     }

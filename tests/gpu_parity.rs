@@ -303,7 +303,9 @@ fn carried_ops_match_the_cpu() {
         type Op = fn(Tensor<3>, Tensor<3>, &SrmConfig) -> (Tensor<3>, Tensor<3>);
         let ops: [(&str, usize, Op); 3] = [
             ("psp", 2, |x, s, _| psp_carry(x, s, 5.0)),
-            ("spike", 1, |v, s, cfg| spike_carry(v.mul_scalar(6.0), s, cfg)),
+            ("spike", 1, |v, s, cfg| {
+                spike_carry(v.mul_scalar(6.0), s, cfg)
+            }),
             ("psp+spike", 3, |x, s, cfg| psp_spike_carry(x, s, 5.0, cfg)),
         ];
         for (name, traces, op) in ops {
@@ -346,13 +348,19 @@ fn a_network_streams_on_the_gpu_as_on_the_cpu() {
             (net, x)
         });
         let whole = values(net_cpu.forward(x_cpu.clone()));
-        assert!(whole.contains(&1.0), "{norm}: a silent output tests nothing");
+        assert!(
+            whole.contains(&1.0),
+            "{norm}: a silent output tests nothing"
+        );
         let net_gpu = net_cpu.clone().fork(&gpu());
         let x_gpu = Tensor::<5>::from_data(x_cpu.to_data(), &gpu());
         let mut state = net_gpu.stream(2, &gpu());
         let steps: Vec<Tensor<3>> = (0..30)
             .map(|t| {
-                let frame = x_gpu.clone().slice([0..2, t..t + 1]).reshape([2, 2, 10, 10]);
+                let frame = x_gpu
+                    .clone()
+                    .slice([0..2, t..t + 1])
+                    .reshape([2, 2, 10, 10]);
                 net_gpu.step(&mut state, frame).unwrap().unsqueeze_dim(1)
             })
             .collect();

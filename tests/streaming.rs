@@ -6,6 +6,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
+use burn_snn::SrmConfig;
 use burn_snn::block::BlockKind;
 use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split};
 use burn_snn::functional::{CausalLayerNorm, StreamState};
@@ -14,7 +15,6 @@ use burn_snn::model::{
 };
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
-use burn_snn::SrmConfig;
 use burn_snn::synapse::SynapseKernel;
 use std::path::PathBuf;
 
@@ -174,7 +174,11 @@ fn psp_ln_causal_forms() {
         .unwrap()
         .with_norm_markers(Normalization::PspLayer);
     let model = SpikingNetworkConfig::new(spec)
-        .with_settings(LayerSettings::new().with_weight_scale(40.0).with_dense_above_density(1.0))
+        .with_settings(
+            LayerSettings::new()
+                .with_weight_scale(40.0)
+                .with_dense_above_density(1.0),
+        )
         .init(&device);
     let calibrated = model.calibrate_layer_norm([input.clone()]);
     let CausalLayerNorm::Calibrated(moments) = &calibrated else {
@@ -195,7 +199,11 @@ fn psp_ln_causal_forms() {
         values(Tensor::cat(out, 1))
     };
     for lengths in [vec![1; t], vec![5, 19]] {
-        assert_eq!(stream(&calibrated, &lengths), whole, "calibrated {lengths:?}");
+        assert_eq!(
+            stream(&calibrated, &lengths),
+            whole,
+            "calibrated {lengths:?}"
+        );
     }
     // The trained form is the constant running average every PSP-LN layer keeps.
     let trained: Vec<f64> = model
@@ -221,7 +229,11 @@ fn bntt_refuses_steps_past_its_statistics_and_the_stream_stays_usable() {
         .unwrap()
         .with_norm_markers(Normalization::Bntt);
     let model = SpikingNetworkConfig::new(spec)
-        .with_settings(LayerSettings::new().with_norm(Normalization::Bntt).with_num_steps(t))
+        .with_settings(
+            LayerSettings::new()
+                .with_norm(Normalization::Bntt)
+                .with_num_steps(t),
+        )
         .init(&device);
     let input = Tensor::<5>::ones([1, 4, 2, 8, 8], &device);
     let mut state = model.stream(1, &device);
@@ -235,20 +247,27 @@ fn bntt_refuses_steps_past_its_statistics_and_the_stream_stays_usable() {
             asked: 4
         }
     );
-    assert!(err.to_string().contains("statistics for 6 time steps"), "{err}");
+    assert!(
+        err.to_string().contains("statistics for 6 time steps"),
+        "{err}"
+    );
     assert_eq!(state.steps(), 4);
     let rest = input.slice([0..1, 0..2]);
-    assert_eq!(model.forward_chunk(&mut state, rest).unwrap().dims(), [1, 2, 10]);
+    assert_eq!(
+        model.forward_chunk(&mut state, rest).unwrap().dims(),
+        [1, 2, 10]
+    );
     state.reset();
     assert_eq!(state.steps(), 0);
-    model.forward_chunk(&mut state, Tensor::ones([1, 6, 2, 8, 8], &device)).unwrap();
+    model
+        .forward_chunk(&mut state, Tensor::ones([1, 6, 2, 8, 8], &device))
+        .unwrap();
 }
 
 #[test]
 fn a_stream_holds_constant_memory() {
     let device = device_f64();
-    let model = SpikingNetworkConfig::new("12x12x2-n6c3-p2-n8c3-10".parse().unwrap())
-        .init(&device);
+    let model = SpikingNetworkConfig::new("12x12x2-n6c3-p2-n8c3-10".parse().unwrap()).init(&device);
     let mut state = model.stream(2, &device);
     let frame = || Tensor::<4>::random([2, 2, 12, 12], Distribution::Bernoulli(0.1), &device);
     model.step(&mut state, frame()).unwrap();
@@ -261,7 +280,9 @@ fn a_stream_holds_constant_memory() {
 }
 
 #[test]
-#[should_panic(expected = "Streaming: expected input [2, k >= 1, 2, 12, 12] for this network and stream, got [1, 1, 2, 12, 12]")]
+#[should_panic(
+    expected = "Streaming: expected input [2, k >= 1, 2, 12, 12] for this network and stream, got [1, 1, 2, 12, 12]"
+)]
 fn a_chunk_of_another_batch_size_panics_naming_both() {
     let device = device_f64();
     let model = SpikingNetworkConfig::new("12x12x2-n6c3-10".parse().unwrap()).init(&device);
@@ -308,7 +329,7 @@ fn nmnist_recordings_stream_exactly_in_f64() {
             SpikingNetworkConfig::new(spec)
                 .with_settings(settings)
                 .init(&device.clone().autodiff()),
-            input.clone().slice([0..10]),
+            input.clone().narrow(0, 0, 10),
             |m, x| {
                 m.forward(x.to_device(&device.clone().autodiff()));
             },

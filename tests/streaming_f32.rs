@@ -70,8 +70,13 @@ fn nmnist_recordings_stream_in_f32_to_rounding() {
         let spikes = whole.iter().filter(|&&s| s == 1.0).count();
         let mismatches = streamed.iter().zip(&whole).filter(|(a, b)| a != b).count();
         let per_million = 1e6 * mismatches as f64 / spikes.max(1) as f64;
-        eprintln!("{norm}: {spikes} output spikes, {mismatches} mismatches ({per_million:.0} per million)");
+        eprintln!(
+            "{norm}: {spikes} output spikes, {mismatches} mismatches ({per_million:.0} per million)"
+        );
         assert!(spikes > 0, "{norm}: a silent output tests nothing");
-        assert!(per_million <= 1000.0, "{norm}: {per_million:.0} mismatches per million spikes");
+        assert!(
+            per_million <= 1000.0,
+            "{norm}: {per_million:.0} mismatches per million spikes"
+        );
     }
 }

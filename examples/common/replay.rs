@@ -91,9 +91,10 @@ pub fn replay(
 
 /// The class with the most spikes (the lowest on a tie), `None` when all are 0.
 fn leader(counts: &[f32]) -> Option<usize> {
-    let (best, &max) = counts
-        .iter()
-        .enumerate()
-        .fold((0, &counts[0]), |(bi, bm), (i, c)| if c > bm { (i, c) } else { (bi, bm) });
+    let (best, &max) =
+        counts.iter().enumerate().fold(
+            (0, &counts[0]),
+            |(bi, bm), (i, c)| if c > bm { (i, c) } else { (bi, bm) },
+        );
     (max > 0.0).then_some(best)
 }

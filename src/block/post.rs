@@ -56,7 +56,8 @@ impl PostActivationBlock {
         let s1 = self.func1.spikes(self.conv1.forward(h.clone()));
         let r1 = s1.clone().mean().detach();
         let a1 = self.func1.presynaptic(s1, true, input);
-        let sum = shortcut(self.shortcut.as_ref(), h, &mut Clock::Whole) + self.conv2.forward_presynaptic(a1);
+        let sum = shortcut(self.shortcut.as_ref(), h, &mut Clock::Whole)
+            + self.conv2.forward_presynaptic(a1);
         let s2 = self.func2.spikes(sum);
         let r2 = s2.clone().mean().detach();
         let out = self.func2.forward_spikes(s2);

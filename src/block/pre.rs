@@ -63,7 +63,8 @@ impl PreActivationBlock {
         let s2 = self.func2.spikes(self.conv1.forward_presynaptic(a1));
         let r2 = s2.clone().mean().detach();
         let a2 = self.func2.presynaptic(s2, true, self.conv2.input(&device));
-        let out = shortcut(self.shortcut.as_ref(), h, &mut Clock::Whole) + self.conv2.forward_presynaptic(a2);
+        let out = shortcut(self.shortcut.as_ref(), h, &mut Clock::Whole)
+            + self.conv2.forward_presynaptic(a2);
         (out, [r1, r2])
     }
 }

@@ -132,7 +132,11 @@ impl ResidualBlock {
 }
 
 /// The residual path of a block: the identity, or the projection when shapes change.
-pub(super) fn shortcut(projection: Option<&ConvNorm>, h: Tensor<5>, clock: &mut Clock) -> Tensor<5> {
+pub(super) fn shortcut(
+    projection: Option<&ConvNorm>,
+    h: Tensor<5>,
+    clock: &mut Clock,
+) -> Tensor<5> {
     match projection {
         Some(projection) => projection.forward_in(h, clock),
         None => h,

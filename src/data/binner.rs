@@ -227,7 +227,9 @@ mod tests {
     fn recording(n: usize, seed: u64) -> Vec<Event> {
         let mut state = seed;
         let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 33) as u32
         };
         let mut t = 0;
@@ -306,7 +308,10 @@ mod tests {
             back.to_string(),
             "event 2 at 1499 µs goes back in time: the stream is at 1500 µs (events must arrive in time order)"
         );
-        assert_eq!((binner.ready(), binner.open_step(), binner.frame.clone()), before);
+        assert_eq!(
+            (binner.ready(), binner.open_step(), binner.frame.clone()),
+            before
+        );
         binner.push(event(2, 2, false, 1500)).unwrap();
         assert_eq!(binner.ready(), 1);
     }

@@ -223,7 +223,9 @@ mod tests {
             let whole = to_f64(spike(psp(tensor.clone(), 5.0), &cfg));
             assert!(whole.contains(&1.0) && whole.contains(&0.0));
             for lengths in [vec![1; 50], vec![20, 1, 29]] {
-                let got = chunked(&tensor, &lengths, 3, |x, s| psp_spike_carry(x, s, 5.0, &cfg));
+                let got = chunked(&tensor, &lengths, 3, |x, s| {
+                    psp_spike_carry(x, s, 5.0, &cfg)
+                });
                 assert_eq!(got, whole, "{name} {lengths:?}");
             }
         }

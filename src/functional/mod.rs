@@ -12,8 +12,8 @@ mod psp_norm;
 mod spike;
 
 pub use carry::*;
-pub use clock::{CausalLayerNorm, StreamState};
 pub(crate) use clock::{Calibration, Clock};
+pub use clock::{CausalLayerNorm, StreamState};
 pub use event_conv::*;
 pub use pool::*;
 pub use psp::*;

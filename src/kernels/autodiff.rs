@@ -112,7 +112,10 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (spikes, state) =
             B::spike_fire_carry(v.into_primitive(), state.into_primitive(), params);
-        (FloatTensor::<Self>::new(spikes), FloatTensor::<Self>::new(state))
+        (
+            FloatTensor::<Self>::new(spikes),
+            FloatTensor::<Self>::new(state),
+        )
     }
 
     fn psp_spike_carry(
@@ -123,7 +126,10 @@ impl<B: SnnBackend, C: CheckpointStrategy> SnnBackend for Autodiff<B, C> {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (spikes, state) =
             B::psp_spike_carry(x.into_primitive(), state.into_primitive(), tau_s, params);
-        (FloatTensor::<Self>::new(spikes), FloatTensor::<Self>::new(state))
+        (
+            FloatTensor::<Self>::new(spikes),
+            FloatTensor::<Self>::new(state),
+        )
     }
 }
 

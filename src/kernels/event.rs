@@ -18,10 +18,10 @@
 
 use super::WeightLayout;
 use super::cpu::{Output, Real, simd};
-use std::borrow::Cow;
 use super::source::Source;
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// The geometry of a square-kernel convolution with symmetric zero padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -654,7 +654,14 @@ pub(crate) mod tests {
                 .collect();
             let weight = pseudo_random(g.weight_len(), 2);
             let scale = [0.5, 2.0];
-            let y = conv2d(Source::Values(&x), &weight, WeightLayout::OutIn, &scale, 2, &g);
+            let y = conv2d(
+                Source::Values(&x),
+                &weight,
+                WeightLayout::OutIn,
+                &scale,
+                2,
+                &g,
+            );
             let want = direct(&x, &weight, frames, &g);
             let fout = g.frame_out();
             for (i, (a, b)) in y.iter().zip(&want).enumerate() {

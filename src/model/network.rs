@@ -173,7 +173,9 @@ impl SpikingLayer {
             return v;
         };
         match v.filtered(clock) {
-            Activation::Map(v) => LayerPotential::Map(Potential::Filtered(norm.forward_in(v, clock))),
+            Activation::Map(v) => {
+                LayerPotential::Map(Potential::Filtered(norm.forward_in(v, clock)))
+            }
             Activation::Flat(v) => {
                 LayerPotential::Flat(Potential::Filtered(norm.forward_in(v, clock)))
             }

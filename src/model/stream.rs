@@ -163,7 +163,10 @@ pub trait Streaming: sealed::Forward {
     /// # Panics
     ///
     /// If `batches` is empty.
-    fn calibrate_layer_norm(&self, batches: impl IntoIterator<Item = Tensor<5>>) -> CausalLayerNorm {
+    fn calibrate_layer_norm(
+        &self,
+        batches: impl IntoIterator<Item = Tensor<5>>,
+    ) -> CausalLayerNorm {
         let mut calibration = Calibration::default();
         let mut any = false;
         for batch in batches {

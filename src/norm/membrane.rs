@@ -159,7 +159,10 @@ impl MembraneNorm {
             v.reshape([b, k * c, rest]),
             bn.gamma.val().slice([features.clone()]),
             bn.beta.val().slice([features.clone()]),
-            bn.running_mean.value().to_device(&device).slice([features.clone()]),
+            bn.running_mean
+                .value()
+                .to_device(&device)
+                .slice([features.clone()]),
             bn.running_var.value().to_device(&device).slice([features]),
             bn.epsilon,
         )

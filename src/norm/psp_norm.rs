@@ -318,7 +318,11 @@ mod tests {
             .with_momentum(0.5)
             .init(&device);
         // Sample 0 holds 2s (moment 4), sample 1 holds 4s (moment 16): mean 10.
-        let a = tensor_f32(&[2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0], [2, 2, 2], &device);
+        let a = tensor_f32(
+            &[2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0],
+            [2, 2, 2],
+            &device,
+        );
         let out = to_f64(norm.forward(a.clone()));
         let want = to_f64(psp_norm(a, PspNormKind::Layer, 0.1));
         assert_close(&out, &want, 1e-6, "output");

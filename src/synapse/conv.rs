@@ -134,21 +134,13 @@ impl SynapseConv2d {
     }
 
     /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`.
-    pub(crate) fn forward_presynaptic_in(
-        &self,
-        x: Presynaptic<5>,
-        clock: &mut Clock,
-    ) -> Tensor<5> {
+    pub(crate) fn forward_presynaptic_in(&self, x: Presynaptic<5>, clock: &mut Clock) -> Tensor<5> {
         self.forward_potential(x, clock).filtered(clock)
     }
 
     /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`, its PSP filter left to
     /// run later where the clock allows (see [`Potential`]).
-    pub(crate) fn forward_potential(
-        &self,
-        x: Presynaptic<5>,
-        clock: &mut Clock,
-    ) -> Potential<5> {
+    pub(crate) fn forward_potential(&self, x: Presynaptic<5>, clock: &mut Clock) -> Potential<5> {
         let device = x.device();
         if !self.kernel.uses_events(&device) {
             return Potential::Filtered(self.forward(x.dense_in(clock)));
@@ -164,9 +156,9 @@ impl SynapseConv2d {
             .with_dense_above(self.dense_above_density);
         let v = x.convolve_potential(self.conv.weight.val(), options, clock);
         match &self.conv.bias {
-            Some(bias) => Potential::Filtered(
-                v.filtered(clock) + bias.val().reshape([1, 1, cout, 1, 1]),
-            ),
+            Some(bias) => {
+                Potential::Filtered(v.filtered(clock) + bias.val().reshape([1, 1, cout, 1, 1]))
+            }
             None => v,
         }
     }

@@ -121,21 +121,13 @@ impl SynapseDense {
     }
 
     /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`.
-    pub(crate) fn forward_presynaptic_in(
-        &self,
-        x: Presynaptic<3>,
-        clock: &mut Clock,
-    ) -> Tensor<3> {
+    pub(crate) fn forward_presynaptic_in(&self, x: Presynaptic<3>, clock: &mut Clock) -> Tensor<3> {
         self.forward_potential(x, clock).filtered(clock)
     }
 
     /// [`forward_presynaptic`](Self::forward_presynaptic) on `clock`, its PSP filter left to
     /// run later where the clock allows (see [`Potential`]).
-    pub(crate) fn forward_potential(
-        &self,
-        x: Presynaptic<3>,
-        clock: &mut Clock,
-    ) -> Potential<3> {
+    pub(crate) fn forward_potential(&self, x: Presynaptic<3>, clock: &mut Clock) -> Potential<3> {
         let device = x.device();
         if !self.kernel.uses_events(&device) {
             return Potential::Filtered(self.forward(x.dense_in(clock)));
@@ -203,11 +195,20 @@ mod tests {
                 .with_kernel(SynapseKernel::Events)
                 .with_dense_above_density(dense_above)
                 .init(&device);
-            let s = tensor_f32(&random_spikes(3 * 20 * 40, density, 5), [3, 20, 40], &device);
+            let s = tensor_f32(
+                &random_spikes(3 * 20 * 40, density, 5),
+                [3, 20, 40],
+                &device,
+            );
             let events = syn.forward_presynaptic(Presynaptic::new(s.clone(), 10.0));
             let a = crate::functional::psp(s.clone(), 10.0);
             let dense = syn.forward(a.clone());
-            assert_close(&to_f64(events), &to_f64(dense), 1e-4, "dense layer on events");
+            assert_close(
+                &to_f64(events),
+                &to_f64(dense),
+                1e-4,
+                "dense layer on events",
+            );
             // PSP-BN's per-input factor scales the stored weights along their inputs.
             let moment: Vec<f64> = random_values(40, 6).iter().map(|m| 0.2 + m.abs()).collect();
             let moment = tensor_f32(&moment, [1, 1, 40], &device);
@@ -221,7 +222,12 @@ mod tests {
             );
             let events = syn.forward_presynaptic(normalized);
             let dense = syn.forward(crate::functional::psp_norm_with_moment(a, moment, 0.1));
-            assert_close(&to_f64(events), &to_f64(dense), 1e-4, "PSP-BN dense layer on events");
+            assert_close(
+                &to_f64(events),
+                &to_f64(dense),
+                1e-4,
+                "PSP-BN dense layer on events",
+            );
         }
     }
 }
