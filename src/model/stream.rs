@@ -67,9 +67,9 @@ mod sealed {
 /// let input = Tensor::<5>::random([1, 20, 2, 8, 8], Distribution::Bernoulli(0.1), &device);
 ///
 /// let mut stream = net.stream(1, &device);
-/// let mut steps = Vec::new();
+/// let mut steps: Vec<Tensor<3>> = Vec::new();
 /// for t in 0..20 {
-///     let frame = input.clone().slice([0..1, t..t + 1]).reshape([1, 2, 8, 8]);
+///     let frame: Tensor<4> = input.clone().slice([0..1, t..t + 1]).reshape([1, 2, 8, 8]);
 ///     steps.push(net.step(&mut stream, frame).unwrap().unsqueeze_dim(1));
 /// }
 /// let streamed = Tensor::cat(steps, 1);
