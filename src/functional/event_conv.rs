@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 
 /// Whether `device` has the event-driven synapse kernels: the CPU backends (Flex, NdArray),
 /// with or without autodiff. On other devices synapses run their dense convolution.
-pub fn has_event_kernels(device: &Device) -> bool {
+pub(crate) fn has_event_kernels(device: &Device) -> bool {
     match device.clone().inner().as_dispatch() {
         #[cfg(feature = "flex")]
         DispatchDevice::Flex(_) => true,
@@ -59,7 +59,7 @@ pub fn has_event_kernels(device: &Device) -> bool {
 ///
 /// # Panics
 ///
-/// If `device` has no event kernels ([`has_event_kernels`]), the shapes disagree, the kernel
+/// If `device` has no event kernels (the CPU backends have them), the shapes disagree, the kernel
 /// is not square, the stride is 0 or the padded map is smaller than the kernel.
 #[track_caller]
 pub fn conv2d_events(
@@ -134,7 +134,7 @@ pub fn conv2d_events(
 ///
 /// If the device has no event kernels, the rank is below 3, or `pool > 1` on a rank other than 5.
 #[track_caller]
-pub fn psp_moment<const D: usize>(
+pub(crate) fn psp_moment<const D: usize>(
     s: Tensor<D>,
     tau_s: f64,
     pool: usize,

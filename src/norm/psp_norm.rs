@@ -135,7 +135,7 @@ impl PspNorm {
 
     /// [`moment`](Self::moment) of the PSP `Pool(ε ∗ s)` of spikes `s`, computed from the
     /// spikes so that autodiff keeps them (as bits when `binary`: `s` holds only 0 and 1)
-    /// instead of the PSP ([`psp_moment`]). Needs a device with event kernels.
+    /// instead of the PSP (one pass that never writes the PSP). Needs a CPU backend.
     ///
     /// # Shapes
     ///
