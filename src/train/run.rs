@@ -200,10 +200,26 @@ pub fn train(
         !opts.devices.is_empty(),
         "train: RunOptions::devices is empty; give at least one device"
     );
+    let resume_from = prepare_run_dir(cfg, opts)?;
+    let devices = training_devices(opts)?;
+    let run = Trainer::build(cfg, train, valid, devices, opts, resume_from)?;
+    let finished = run.launch(cfg)?;
+    let report = finished.evaluate_best(cfg, test, &opts.dir)?;
+    write_reports(&opts.dir, &report)?;
+    write_atomic(
+        &opts.dir.join("result.json"),
+        &serde_json::to_string_pretty(&report).expect("serializable"),
+    )?;
+    Ok(report)
+}
+
+/// Stage 1: the run directory. Without a checkpoint to resume from, Burn's logs and
+/// checkpoints of an earlier run are removed; the experiment is saved as `config.json`.
+/// Returns the epoch to resume after, if any.
+fn prepare_run_dir(cfg: &ExperimentConfig, opts: &RunOptions) -> Result<Option<usize>, TrainError> {
     let dir = &opts.dir;
-    let checkpoint_dir = dir.join("checkpoint");
     let resume_from = match opts.resume {
-        true => last_checkpoint(&checkpoint_dir),
+        true => last_checkpoint(&dir.join("checkpoint")),
         false => None,
     };
     if resume_from.is_none() {
@@ -218,81 +234,146 @@ pub fn train(
     let config_path = dir.join("config.json");
     cfg.save(&config_path)
         .map_err(|e| files_err(&config_path, e))?;
+    Ok(resume_from)
+}
 
+/// Stage 2: the training devices (with autodiff), checked against the strategy: Burn 0.22
+/// implements DDP's collectives on CUDA only, and elsewhere panics inside Burn without naming
+/// the device.
+fn training_devices(opts: &RunOptions) -> Result<Vec<Device>, TrainError> {
     let devices: Vec<Device> = opts.devices.iter().map(|d| d.clone().autodiff()).collect();
-    if devices.len() > 1 && opts.strategy == MultiDeviceStrategy::Ddp {
-        // Burn 0.22 implements the collectives on CUDA only; elsewhere `ddp` panics inside
-        // Burn without naming the device.
-        if let Some(other) = devices.iter().find(|d| !crate::device::is_cuda(d)) {
-            return Err(TrainError::Engine(format!(
-                "DDP runs on CUDA devices only (Burn's all-reduce); {other:?} is not one: use \
-                 MultiDeviceStrategy::Multi (--strategy multi)"
-            )));
-        }
+    if devices.len() > 1
+        && opts.strategy == MultiDeviceStrategy::Ddp
+        && let Some(other) = devices.iter().find(|d| !crate::device::is_cuda(d))
+    {
+        return Err(TrainError::Engine(format!(
+            "DDP runs on CUDA devices only (Burn's all-reduce); {other:?} is not one: use \
+             MultiDeviceStrategy::Multi (--strategy multi)"
+        )));
     }
-    let main = devices[0].clone();
-    main.seed(cfg.seed);
-    let classifier_cfg =
-        SnnClassifierConfig::new(cfg.model(train.input_shape(), train.classes()), cfg.loss);
-    let interrupter = Interrupter::new();
-    let classifier = classifier_cfg
-        .try_init(&main)?
-        .stop_with(interrupter.clone());
-    let guard = classifier.guard.clone();
-    let layers = layer_names(&classifier, train.input_shape());
+    Ok(devices)
+}
 
-    let first_epoch = resume_from.unwrap_or(0);
-    let per_epoch = match cfg.samples_per_epoch {
-        0 => train.len(),
-        n => n.min(train.len()),
-    };
-    let train_loader = SpikeDataLoader::train(
-        train,
-        cfg.batch_size,
-        per_epoch,
-        cfg.seed,
-        first_epoch,
-        &main,
-    );
-    let valid_loader = SpikeDataLoader::eval(valid, cfg.batch_size, &main.clone().inner())
-        .limit(cfg.valid_samples, cfg.seed ^ EVALUATION_SEED);
-    let valid_samples = valid_loader.num_items();
-    let seconds_file = checkpoint_dir.join("epoch-seconds.json");
-    let monitor = RunMonitor::new(opts.progress_every, cfg.batch_size)
-        .with_seconds_file(seconds_file.clone());
-    let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
-        .with_training_strategy(strategy(devices, opts.strategy).into())
-        .with_interrupter(interrupter.clone())
-        .with_application_logger(None)
-        .renderer(Box::new(monitor.clone()))
-        .with_default_checkpointers()
-        .with_checkpointing_strategy(
-            ComposedCheckpointingStrategy::builder()
-                .add(KeepLastNCheckpoints::new(1))
-                .add(MetricCheckpointingStrategy::new(
-                    &AccuracyMetric::new(),
-                    Aggregate::Mean,
-                    Direction::Highest,
-                    Split::Valid,
-                ))
-                .build(),
-        )
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .num_epochs(cfg.epochs);
-    for (i, name) in layers.iter().enumerate() {
-        training = training.metric_train_numeric(FiringRateMetric::layer(i, name));
-    }
-    if let Some(epoch) = resume_from {
-        log::info!(
-            "resuming after epoch {epoch} from {}",
-            checkpoint_dir.display()
+/// Stage 3: burn-train's trainer for a run, with what the later stages need.
+struct Trainer {
+    training: SupervisedTraining<SnnClassifier>,
+    classifier: SnnClassifier,
+    finished: Finished,
+    first_epoch: usize,
+}
+
+/// What a launched (or already finished) run leaves for the evaluation.
+struct Finished {
+    classifier_cfg: SnnClassifierConfig,
+    monitor: RunMonitor,
+    layers: Vec<String>,
+    per_epoch: usize,
+    valid_samples: usize,
+    main: Device,
+}
+
+impl Trainer {
+    /// The classifier (seeded on the first device), the data loaders (the training loader
+    /// positioned at `resume_from`), the progress monitor, checkpointing (the last epoch and
+    /// the best by validation accuracy), the metrics (accuracy, loss, each layer's rate).
+    fn build(
+        cfg: &ExperimentConfig,
+        train: Arc<dyn SpikeData>,
+        valid: Arc<dyn SpikeData>,
+        devices: Vec<Device>,
+        opts: &RunOptions,
+        resume_from: Option<usize>,
+    ) -> Result<Self, TrainError> {
+        let dir = &opts.dir;
+        let checkpoint_dir = dir.join("checkpoint");
+        let main = devices[0].clone();
+        main.seed(cfg.seed);
+        let classifier_cfg =
+            SnnClassifierConfig::new(cfg.model(train.input_shape(), train.classes()), cfg.loss);
+        let interrupter = Interrupter::new();
+        let classifier = classifier_cfg
+            .try_init(&main)?
+            .stop_with(interrupter.clone());
+        let layers = layer_names(&classifier, train.input_shape());
+        let first_epoch = resume_from.unwrap_or(0);
+        let per_epoch = match cfg.samples_per_epoch {
+            0 => train.len(),
+            n => n.min(train.len()),
+        };
+        let train_loader = SpikeDataLoader::train(
+            train,
+            cfg.batch_size,
+            per_epoch,
+            cfg.seed,
+            first_epoch,
+            &main,
         );
-        training = training.checkpoint(epoch);
+        let valid_loader = SpikeDataLoader::eval(valid, cfg.batch_size, &main.clone().inner())
+            .limit(cfg.valid_samples, cfg.seed ^ EVALUATION_SEED);
+        let valid_samples = valid_loader.num_items();
+        let monitor = RunMonitor::new(opts.progress_every, cfg.batch_size)
+            .with_seconds_file(checkpoint_dir.join("epoch-seconds.json"));
+        let mut training =
+            SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
+                .with_training_strategy(strategy(devices, opts.strategy).into())
+                .with_interrupter(interrupter)
+                .with_application_logger(None)
+                .renderer(Box::new(monitor.clone()))
+                .with_default_checkpointers()
+                .with_checkpointing_strategy(
+                    ComposedCheckpointingStrategy::builder()
+                        .add(KeepLastNCheckpoints::new(1))
+                        .add(MetricCheckpointingStrategy::new(
+                            &AccuracyMetric::new(),
+                            Aggregate::Mean,
+                            Direction::Highest,
+                            Split::Valid,
+                        ))
+                        .build(),
+                )
+                .metrics((AccuracyMetric::new(), LossMetric::new()))
+                .num_epochs(cfg.epochs);
+        for (i, name) in layers.iter().enumerate() {
+            training = training.metric_train_numeric(FiringRateMetric::layer(i, name));
+        }
+        if let Some(epoch) = resume_from {
+            log::info!(
+                "resuming after epoch {epoch} from {}",
+                checkpoint_dir.display()
+            );
+            training = training.checkpoint(epoch);
+        }
+        Ok(Self {
+            training,
+            classifier,
+            finished: Finished {
+                classifier_cfg,
+                monitor,
+                layers,
+                per_epoch,
+                valid_samples,
+                main,
+            },
+            first_epoch,
+        })
     }
-    if first_epoch < cfg.epochs {
+
+    /// Stage 4: runs the remaining epochs, and maps how a run can fail (a non-finite value
+    /// the guard found, an engine error, an interruption) to a [`TrainError`].
+    fn launch(self, cfg: &ExperimentConfig) -> Result<Finished, TrainError> {
+        let Self {
+            training,
+            classifier,
+            finished,
+            first_epoch,
+        } = self;
+        if first_epoch >= cfg.epochs {
+            return Ok(finished);
+        }
+        let guard = classifier.guard.clone();
         let result = training.launch(Learner::new(classifier, cfg.build_optimizer(), cfg.lr));
         if let Some(detail) = guard.found() {
-            let (epoch, batch) = monitor.last_train_step();
+            let (epoch, batch) = finished.monitor.last_train_step();
             return Err(TrainError::NonFinite {
                 epoch,
                 batch,
@@ -308,73 +389,97 @@ pub fn train(
                 stop.reason.as_deref().unwrap_or("no reason given")
             )));
         }
+        Ok(finished)
     }
+}
 
-    let seconds = super::monitor::merge_seconds(&seconds_file, &monitor.epoch_seconds())
-        .map_err(|e| files_err(&seconds_file, e))?;
-    let history = read_history(dir, &layers, per_epoch, valid_samples, &seconds)?;
-    let (best_epoch, best_valid_accuracy) =
-        history
-            .iter()
-            .fold((0, f64::MIN), |(e, a), r| match r.valid.accuracy > a {
-                true => (r.epoch, r.valid.accuracy),
-                false => (e, a),
-            });
-    if best_epoch == 0 {
-        return Err(TrainError::Engine(format!(
-            "no completed epoch in {}",
-            dir.display()
-        )));
-    }
-    // Burn's checkpoint of the best epoch holds the classifier; `model-best.bpk` the network.
-    let checkpoint = checkpoint_dir.join(format!("model-{best_epoch}.bpk"));
-    let eval_device = main.clone().inner();
-    let best = classifier_cfg
-        .try_init(&eval_device)?
-        .try_load_file(&checkpoint)
-        .map_err(|e| files_err(&checkpoint, e))?;
-    save_atomic(&best.model, &dir.join("model-best.bpk"))?;
-
-    let test = match test {
-        Some(data) => {
-            let loader = SpikeDataLoader::eval(data, cfg.batch_size, &eval_device);
-            let result = EvaluatorBuilder::new(dir)
-                .with_application_logger(None)
-                .renderer(Box::new(monitor.clone()))
-                .metrics((AccuracyMetric::new(), LossMetric::new()))
-                .build(best)
-                .eval("test", Arc::new(loader));
-            if let Some(error) = result.error {
-                return Err(TrainError::Engine(format!("testing: {error}")));
-            }
-            let eval = Evaluation {
-                loss: monitor.test_metric("Loss").unwrap_or(f64::NAN),
-                accuracy: monitor.test_metric("Accuracy").unwrap_or(f64::NAN) / 100.0,
-                samples: monitor.test_samples(),
-                rates: Vec::new(),
-            };
-            log::info!(
-                "test (best model, epoch {best_epoch}): loss {:.4} acc {:.2}% on {} samples",
-                eval.loss,
-                100.0 * eval.accuracy,
-                eval.samples
-            );
-            Some(eval)
+impl Finished {
+    /// Stage 5: the history from Burn's logs (with each epoch's seconds), the best epoch by
+    /// validation accuracy, its model saved as `model-best.bpk`, and its test evaluation.
+    fn evaluate_best(
+        self,
+        cfg: &ExperimentConfig,
+        test: Option<Arc<dyn SpikeData>>,
+        dir: &Path,
+    ) -> Result<RunReport, TrainError> {
+        let checkpoint_dir = dir.join("checkpoint");
+        let seconds_file = checkpoint_dir.join("epoch-seconds.json");
+        let seconds = super::monitor::merge_seconds(&seconds_file, &self.monitor.epoch_seconds())
+            .map_err(|e| files_err(&seconds_file, e))?;
+        let history = read_history(
+            dir,
+            &self.layers,
+            self.per_epoch,
+            self.valid_samples,
+            &seconds,
+        )?;
+        let (best_epoch, best_valid_accuracy) =
+            history
+                .iter()
+                .fold((0, f64::MIN), |(e, a), r| match r.valid.accuracy > a {
+                    true => (r.epoch, r.valid.accuracy),
+                    false => (e, a),
+                });
+        if best_epoch == 0 {
+            return Err(TrainError::Engine(format!(
+                "no completed epoch in {}",
+                dir.display()
+            )));
         }
-        None => None,
-    };
-    let report = RunReport {
-        history,
-        best_epoch,
-        best_valid_accuracy,
-        test,
-    };
-    write_reports(dir, &report)?;
-    write_atomic(
-        &dir.join("result.json"),
-        &serde_json::to_string_pretty(&report).expect("serializable"),
-    )?;
-    Ok(report)
+        // Burn's checkpoint of the best epoch holds the classifier; `model-best.bpk` the network.
+        let checkpoint = checkpoint_dir.join(format!("model-{best_epoch}.bpk"));
+        let eval_device = self.main.clone().inner();
+        let best = self
+            .classifier_cfg
+            .try_init(&eval_device)?
+            .try_load_file(&checkpoint)
+            .map_err(|e| files_err(&checkpoint, e))?;
+        save_atomic(&best.model, &dir.join("model-best.bpk"))?;
+        let test = match test {
+            Some(data) => Some(self.test(cfg, data, best, best_epoch, dir)?),
+            None => None,
+        };
+        Ok(RunReport {
+            history,
+            best_epoch,
+            best_valid_accuracy,
+            test,
+        })
+    }
+
+    /// The best model on the test split, through Burn's evaluator.
+    fn test(
+        &self,
+        cfg: &ExperimentConfig,
+        data: Arc<dyn SpikeData>,
+        best: SnnClassifier,
+        best_epoch: usize,
+        dir: &Path,
+    ) -> Result<Evaluation, TrainError> {
+        let loader = SpikeDataLoader::eval(data, cfg.batch_size, &self.main.clone().inner());
+        let result = EvaluatorBuilder::new(dir)
+            .with_application_logger(None)
+            .renderer(Box::new(self.monitor.clone()))
+            .metrics((AccuracyMetric::new(), LossMetric::new()))
+            .build(best)
+            .eval("test", Arc::new(loader));
+        if let Some(error) = result.error {
+            return Err(TrainError::Engine(format!("testing: {error}")));
+        }
+        let eval = Evaluation {
+            loss: self.monitor.test_metric("Loss").unwrap_or(f64::NAN),
+            accuracy: self.monitor.test_metric("Accuracy").unwrap_or(f64::NAN) / 100.0,
+            samples: self.monitor.test_samples(),
+            rates: Vec::new(),
+        };
+        log::info!(
+            "test (best model, epoch {best_epoch}): loss {:.4} acc {:.2}% on {} samples",
+            eval.loss,
+            100.0 * eval.accuracy,
+            eval.samples
+        );
+        Ok(eval)
+    }
 }
 
 fn strategy(devices: Vec<Device>, kind: MultiDeviceStrategy) -> ExecutionStrategy {
