@@ -157,7 +157,10 @@ fn main() {
             dt = dt_us as f64 / 1e3,
         );
         series.push(Series {
-            name: format!("{name} ({})", config.arch),
+            name: format!(
+                "{name} (whole sequence {:.0}%)",
+                100.0 * whole_correct as f64 / count as f64
+            ),
             points: correct_at
                 .iter()
                 .enumerate()
