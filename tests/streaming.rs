@@ -343,3 +343,24 @@ fn nmnist_recordings_stream_exactly_in_f64() {
         assert_eq!(mismatches, 0, "{norm}");
     }
 }
+
+/// Inference fuses an event synapse's PSP filter with the next spike generation; training
+/// keeps them apart (the potential's backward). Both give the same output spikes.
+#[test]
+fn the_fused_inference_forward_equals_the_training_forward() {
+    let device = device_f64();
+    device.seed(10);
+    let input = Tensor::<5>::random([2, 24, 2, 12, 12], Distribution::Bernoulli(0.15), &device);
+    for norm in [Normalization::None, Normalization::PspLayer] {
+        let spec = NetworkSpec::parse("12x12x2-n6c3-p2-n8c3-n16-10")
+            .unwrap()
+            .with_norm_markers(norm);
+        let model = SpikingNetworkConfig::new(spec)
+            .with_settings(settings(norm, 24, 60.0).with_dense_above_density(1.0))
+            .init(&device.clone().autodiff());
+        let training = values(model.forward(input.clone().to_device(&device.clone().autodiff())));
+        let inference = values(model.valid().forward(input.clone()));
+        assert!(training.contains(&1.0), "{norm}: a silent output tests nothing");
+        assert_eq!(inference, training, "{norm}");
+    }
+}

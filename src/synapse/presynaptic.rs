@@ -229,9 +229,13 @@ impl Presynaptic<5> {
             ..
         } = self;
         let x = conv2d_events(events, weight, sample, options, binary);
+        // Left unfiltered where the next spike generation can take the filter in the same
+        // pass: streams, and inference (nothing keeps the potential for a backward pass).
         match varying {
             Some(factor) => Potential::Filtered(clock.psp(x, tau_s) * factor),
-            None if clock.is_stream() => Potential::Unfiltered { x, tau_s },
+            None if clock.is_stream() || !x.device().is_autodiff() => {
+                Potential::Unfiltered { x, tau_s }
+            }
             None => Potential::Filtered(clock.psp(x, tau_s)),
         }
     }
