@@ -697,25 +697,23 @@ pub fn psp_spike_from<F: Real>(
     );
     let carried = Carried::new(Some(carry), layout, 3);
     let mut spikes = Output::new(x.len());
-    let mut state = Output::new(carried.len());
+    // The new state starts as a copy of the old and each block updates its own traces in it
+    // (no per-block stack copies: at one step per call they were most of the traffic).
+    let mut state = carry.to_vec();
     let psp = AlphaPsp::<F>::new(tau_s);
     let theta = F::from_f64(params.theta);
     let decay = F::from_f64((-1.0 / params.tau_r).exp());
     let reset = F::from_f64(-2.0 * params.theta);
-    let (out, state_out) = (spikes.ptr(), state.ptr());
+    let out = spikes.ptr();
+    let traces = SharedMut(state.as_mut_ptr());
     for_each_block(
         &layout,
         #[inline(always)]
         |block| {
-            let mut w = [F::ZERO; BLOCK];
-            let mut z = [F::ZERO; BLOCK];
-            let mut r = [F::ZERO; BLOCK];
-            let (w, z, r) = (
-                &mut w[..block.len],
-                &mut z[..block.len],
-                &mut r[..block.len],
-            );
-            carried.load(&block, [&mut *w, &mut *z, &mut *r]);
+            // SAFETY: the block's neurons of its sample in each trace: within the state (checked
+            // by `Carried::new`) and touched by this block only.
+            let [w, z, r] = [0, 1, 2]
+                .map(|j| unsafe { traces.slice(carried.offset(&block, j), block.len) });
             for t in 0..layout.time {
                 let offset = block.offset(&layout, t);
                 let xs = &x[offset..offset + block.len];
@@ -734,12 +732,31 @@ pub fn psp_spike_from<F: Real>(
                     *r = decay * (*r + reset * fired);
                 }
             }
-            // SAFETY: the block's neurons of its sample in the state, written by it only.
-            unsafe { carried.store(&block, state_out, [w, z, r]) };
         },
     );
-    // SAFETY: the blocks cover every element at every step and every neuron's state.
-    unsafe { (spikes.assume_written(), state.assume_written()) }
+    // SAFETY: the blocks cover every element at every step.
+    (unsafe { spikes.assume_written() }, state)
+}
+
+/// A raw pointer into a buffer whose disjoint parts blocks update in place.
+#[derive(Clone, Copy)]
+struct SharedMut<F>(*mut F);
+
+// SAFETY: every block touches only its own elements (disjoint ranges), so sharing the base
+// pointer across threads never creates overlapping accesses.
+unsafe impl<F: Send> Send for SharedMut<F> {}
+unsafe impl<F: Send> Sync for SharedMut<F> {}
+
+impl<F> SharedMut<F> {
+    /// `len` elements from `offset`.
+    ///
+    /// # Safety
+    /// `offset + len` is within the buffer, and no other live slice covers these elements.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, offset: usize, len: usize) -> &mut [F] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
+    }
 }
 
 /// [`psp_spike_from`] as a [`CarryKernel`].
