@@ -11,6 +11,8 @@
 //!
 //! The initialization is seeded (`BURN_SNN_BENCH_SEED`, default 2022), so that two builds
 //! measure the same network; `BURN_SNN_SYNAPSE=dense|events` times one path only.
+//! `BURN_SNN_BENCH_DEVICE=wgpu` (feature `wgpu`) or `cuda` (feature `cuda`) runs the dense
+//! path on the GPU (the event loops are CPU kernels).
 //!
 //! Run: `BURN_SNN_DATA=../shared/data cargo bench --bench inference`
 
@@ -41,13 +43,15 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let device = burn_snn::device::cpu();
+    let device = bench_device();
+    let on_gpu = device != burn_snn::device::cpu();
     let seed: u64 = std::env::var("BURN_SNN_BENCH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2022);
     device.seed(seed);
     let paths: Vec<&str> = match std::env::var("BURN_SNN_SYNAPSE").as_deref() {
+        _ if on_gpu => vec!["dense"],
         Ok("dense") => vec!["dense"],
         Ok("events") => vec!["events"],
         Ok("both") | Err(_) => vec!["dense", "events"],
@@ -77,9 +81,13 @@ fn main() {
             .init(&device)
     };
     let dense = net(SynapseKernel::Dense);
-    let events = net(SynapseKernel::Events).load_record(dense.clone().into_record());
+    // The event loops run on the CPU backends only; on a GPU the dense network stands in.
+    let events = match on_gpu {
+        true => dense.clone(),
+        false => net(SynapseKernel::Events).load_record(dense.clone().into_record()),
+    };
     println!(
-        "inference: {SPEC}, PSP-LN, weight scale {scale}, {} N-MNIST test samples, T = 300, batches of 10",
+        "inference: {SPEC}, PSP-LN, weight scale {scale}, {} N-MNIST test samples, T = 300, batches of 10, on {device:?}",
         items.len()
     );
     let (_, rates) = dense.forward_with_rates(batches[0].spikes.clone());
@@ -132,4 +140,17 @@ fn main() {
         .filter(|(a, b)| a == b)
         .count();
     println!("  same predicted class: {same} of {}", predictions[0].len());
+}
+
+/// The CPU (Flex), or the GPU with `BURN_SNN_BENCH_DEVICE=wgpu` (feature `wgpu`) or `cuda`.
+fn bench_device() -> burn::tensor::Device {
+    #[cfg(feature = "wgpu")]
+    if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("wgpu") {
+        return burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    }
+    #[cfg(feature = "cuda")]
+    if std::env::var("BURN_SNN_BENCH_DEVICE").as_deref() == Ok("cuda") {
+        return burn::tensor::Device::cuda(0);
+    }
+    burn_snn::device::cpu()
 }

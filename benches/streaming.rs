@@ -112,18 +112,7 @@ fn main() {
             Err(_) => scales.to_vec(),
         };
         for scale in scales {
-            device.seed(seed);
-            let spec = NetworkSpec::parse(spec)
-                .expect("a valid string")
-                .with_norm_markers(norm);
-            let net: SpikingNetwork = SpikingNetworkConfig::new(spec)
-                .with_settings(
-                    LayerSettings::new()
-                        .with_norm(norm)
-                        .with_num_steps(STEPS)
-                        .with_weight_scale(scale),
-                )
-                .init(&device);
+            let net = network(spec, norm, scale, seed, &device);
             let (_, rates) = net.forward_with_rates(input.clone().narrow(0, 0, 4));
             let rates: Vec<f64> = rates.to_vec().iter().map(|(_, r)| f64::from(*r)).collect();
             let hidden = &rates[..rates.len() - 1];
@@ -196,20 +185,31 @@ fn main() {
     }
 }
 
-/// The cpu-small network streams 60 s at batch 1: memory after 1 s and after 60 s.
-fn long_stream(input: &Tensor<5>, norm: Normalization, seed: u64, device: &burn::tensor::Device) {
+/// The seeded network of `spec` with `norm` where the string marks it.
+fn network(
+    spec: &str,
+    norm: Normalization,
+    weight_scale: f64,
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> SpikingNetwork {
     device.seed(seed);
-    let spec = NetworkSpec::parse("34x34x2-n8c3-p2-n16c3-p2-n32c3-10")
+    let spec = NetworkSpec::parse(spec)
         .expect("a valid string")
         .with_norm_markers(norm);
-    let net: SpikingNetwork = SpikingNetworkConfig::new(spec)
+    SpikingNetworkConfig::new(spec)
         .with_settings(
             LayerSettings::new()
                 .with_norm(norm)
                 .with_num_steps(STEPS)
-                .with_weight_scale(20.0),
+                .with_weight_scale(weight_scale),
         )
-        .init(device);
+        .init(device)
+}
+
+/// The cpu-small network streams 60 s at batch 1: memory after 1 s and after 60 s.
+fn long_stream(input: &Tensor<5>, norm: Normalization, seed: u64, device: &burn::tensor::Device) {
+    let net = network("34x34x2-n8c3-p2-n16c3-p2-n32c3-10", norm, 20.0, seed, device);
     let form = net.calibrate_layer_norm([input.clone().narrow(0, 0, 4)]);
     let mut state = net.stream(1, device).with_layer_norm(form);
     let frames: Vec<Tensor<4>> = (0..STEPS)

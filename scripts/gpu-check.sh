@@ -9,8 +9,17 @@
 # `scripts/gpu-check.sh --ddp` runs only burn-train's distributed data parallel strategy (NCCL
 # all-reduce) over every NVIDIA GPU ($DDP_DEVICES, default: nvidia-smi's count, at least 2): a
 # short training of the quickstart network that must end above chance (tests/learner.rs).
+#
+# On a bare GPU machine (no cargo), or with `--bundle`, it runs the bundle that
+# `scripts/gpu-bundle.sh` built on a CPU machine (`$GPU_BUNDLE`, default target/gpu-bundle:
+# carry that folder to the GPU machine) instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bundle="${GPU_BUNDLE:-target/gpu-bundle}"
+if [ "${1:-}" = "--bundle" ] || { ! command -v cargo >/dev/null && [ -x "$bundle/run.sh" ]; }; then
+    [ -x "$bundle/run.sh" ] || { echo "no bundle at $bundle: run scripts/gpu-bundle.sh on a CPU machine" >&2; exit 2; }
+    exec "$bundle/run.sh"
+fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/burn-snn/target}"
 if [ "${1:-}" = "--ddp" ]; then
     gpus="${DDP_DEVICES:-$(nvidia-smi -L 2>/dev/null | wc -l)}"
