@@ -28,7 +28,7 @@ use std::time::Instant;
 
 const SPEC: &str = "34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10";
 
-fn main() {
+pub fn main() {
     let Some(root) = std::env::var_os("BURN_SNN_DATA") else {
         println!("inference: set BURN_SNN_DATA to the directory holding nmnist-small/");
         return;

@@ -17,7 +17,7 @@ use burn_snn::SrmConfig;
 use burn_snn::functional::{psp, spike, spike_with_surrogate};
 use divan::{Bencher, counter::ItemsCount};
 
-fn main() {
+pub fn main() {
     divan::main();
 }
 

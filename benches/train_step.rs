@@ -99,7 +99,7 @@ fn bench_device() -> Device {
     burn_snn::device::cpu()
 }
 
-fn main() {
+pub fn main() {
     // `BURN_SNN_KEEP_HEAP=0` measures glibc's default behaviour.
     let keep = std::env::var("BURN_SNN_KEEP_HEAP").map_or(true, |v| v != "0");
     let kept = keep && burn_snn::memory::keep_freed_memory();

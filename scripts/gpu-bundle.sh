@@ -6,14 +6,15 @@
 #   DIR/run.sh                         # on the GPU machine (or here, on lavapipe)
 #
 # The folder holds release builds of the wgpu parity tests (tests/gpu_parity.rs) and of the GPU
-# benches (temporal ops, a training step of the Table 2 N-MNIST network on the dense path,
-# inference of the same network), the 100 N-MNIST test recordings the inference bench reads,
-# the Vulkan loader (used only where the machine has none), and `run.sh`. The binaries are
-# stripped; the folder stays under 60 MiB (checked here). CUDA cannot be bundled: cubecl-cuda's
+# benches in one binary (benches/gpu_check.rs: temporal ops, a training step of the Table 2
+# N-MNIST network on the dense path, inference of the same network), stripped and
+# xz-compressed, the 100 N-MNIST test recordings the inference bench reads, the Vulkan loader
+# (used only where the machine has none), and `run.sh`, which unpacks the binaries (xz, or
+# Python's lzma) into a temporary folder. The folder stays under 60 MiB (checked here). CUDA cannot be bundled: cubecl-cuda's
 # build downloads an LLVM bundle from a host these machines cannot reach.
 #
-# run.sh needs an NVIDIA driver with Vulkan. Where the machine has no Vulkan driver for a GPU
-# it says so in one line and stops, instead of falling back to a software device;
+# run.sh needs an NVIDIA driver with Vulkan. Where the machine has no NVIDIA Vulkan driver it
+# says so in one line and stops, instead of falling back to a software device;
 # `BURN_SNN_ALLOW_SOFTWARE=1 DIR/run.sh` runs on Mesa's lavapipe (this machine's check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,14 +38,16 @@ features=(--no-default-features --features flex,wgpu)
 echo "== build (release, ${features[*]})"
 {
     cargo test --release "${features[@]}" --test gpu_parity --no-run --message-format=json
-    cargo bench "${features[@]}" --bench temporal_ops --bench train_step --bench inference \
-        --no-run --message-format=json
+    cargo bench "${features[@]}" --bench gpu_check --no-run --message-format=json
 } 2>/dev/null | executables | while read -r name exe; do
+    # Stripped and xz-compressed (a binary holds about 90 MB of Burn's monomorphized code,
+    # 15-17 MB compressed); run.sh unpacks them.
     cp "$exe" "$out/bin/$name"
     strip "$out/bin/$name" 2>/dev/null || true
+    xz -T0 -9 "$out/bin/$name"
 done
-for name in gpu_parity temporal_ops train_step inference; do
-    [ -x "$out/bin/$name" ] || { echo "error: $name was not built" >&2; exit 1; }
+for name in gpu_parity gpu_check; do
+    [ -f "$out/bin/$name.xz" ] || { echo "error: $name was not built" >&2; exit 1; }
 done
 
 # The Vulkan loader of this machine, for a GPU machine that lacks one.
@@ -69,11 +72,12 @@ here="$(cd "$(dirname "$0")" && pwd)"
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
     export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-# A Vulkan driver for a GPU: an ICD manifest other than Mesa's software rasterizer.
+# The NVIDIA driver's Vulkan ICD (Mesa may list manifests for GPUs the machine does not have,
+# and wgpu would then fall back to its software rasterizer).
 icds="$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null || true)"
-gpu_icds="$(echo "$icds" | grep -v -e lvp_icd -e '^$' || true)"
-if [ -z "$gpu_icds" ] && [ "${BURN_SNN_ALLOW_SOFTWARE:-0}" != 1 ]; then
-    echo "no Vulkan driver for a GPU on this machine (no ICD manifest besides lavapipe's in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d): install the NVIDIA driver's Vulkan ICD; nothing was run"
+nvidia_icds="$(echo "$icds" | grep -i nvidia || true)"
+if [ -z "$nvidia_icds" ] && [ "${BURN_SNN_ALLOW_SOFTWARE:-0}" != 1 ]; then
+    echo "no Vulkan driver for the GPU on this machine (no NVIDIA ICD manifest in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d): install the NVIDIA driver with its Vulkan ICD; nothing was run"
     exit 2
 fi
 if [ "${BURN_SNN_ALLOW_SOFTWARE:-0}" = 1 ]; then
@@ -82,6 +86,16 @@ if [ "${BURN_SNN_ALLOW_SOFTWARE:-0}" = 1 ]; then
 else
     steps=300; iters=3; spec="34x34x2-n8c3-{n16c3}*5-n16c3-{n32c3}*5-10"
 fi
+bin="$(mktemp -d)"
+for packed in "$here"/bin/*.xz; do
+    name="$(basename "$packed" .xz)"
+    if command -v xz >/dev/null; then
+        xz -dc "$packed" >"$bin/$name"
+    else
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$packed" "$bin/$name"
+    fi
+    chmod +x "$bin/$name"
+done
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
 export BURN_SNN_DATA="$here/data"
@@ -94,20 +108,20 @@ run() { # name limit-seconds command...
     echo "$name $rc $((SECONDS - start))" >>"$log/status"
 }
 echo "== parity tests"
-run parity 240 "$here/bin/gpu_parity" --test-threads=1
+run parity 240 "$bin/gpu_parity" --test-threads=1
 grep -E "^test |test result" "$log/parity.txt"
 echo "== temporal ops"
-run ops 120 env BURN_SNN_BENCH_DEVICE=wgpu "$here/bin/temporal_ops" --bench
+run ops 120 env BURN_SNN_CHECK=ops BURN_SNN_BENCH_DEVICE=wgpu "$bin/gpu_check" --bench
 grep -E "item/s" "$log/ops.txt" | head -8
 echo "== training step, $spec, batch 10, T = $steps, dense synapses"
 run step 180 env BURN_SNN_BENCH_DEVICE=wgpu BURN_SNN_BENCH_T=$steps BURN_SNN_BENCH_ITERS=$iters \
-    BURN_SNN_BENCH_VARIANT=plain BURN_SNN_BENCH_SPEC="$spec" "$here/bin/train_step"
+    BURN_SNN_BENCH_VARIANT=plain BURN_SNN_BENCH_SPEC="$spec" BURN_SNN_CHECK=step "$bin/gpu_check"
 grep -E "step|mean|peak" "$log/step.txt" | head -6
 echo "== inference, the same network, 100 N-MNIST recordings, T = 300, dense synapses"
 if [ "${BURN_SNN_ALLOW_SOFTWARE:-0}" = 1 ]; then
     echo "(skipped on lavapipe: minutes of software rasterizing)"
 else
-    run inference 120 env BURN_SNN_BENCH_DEVICE=wgpu "$here/bin/inference"
+    run inference 120 env BURN_SNN_BENCH_DEVICE=wgpu BURN_SNN_CHECK=inference "$bin/gpu_check"
     grep -E "samples/s|rates" "$log/inference.txt"
 fi
 echo
@@ -121,7 +135,7 @@ chmod +x "$out/run.sh"
 
 size_kib="$(du -sk "$out" | cut -f1)"
 echo "== bundle: $out, $((size_kib / 1024)) MiB"
-du -sh "$out"/bin/* "$out"/lib/* "$out"/data 2>/dev/null
+du -sh "$out"/bin/* "$out"/lib/* "$out"/data 2>/dev/null || true
 if [ "$size_kib" -gt $((60 * 1024)) ]; then
     echo "error: the bundle is over 60 MiB" >&2
     exit 1
