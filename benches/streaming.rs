@@ -209,7 +209,13 @@ fn network(
 
 /// The cpu-small network streams 60 s at batch 1: memory after 1 s and after 60 s.
 fn long_stream(input: &Tensor<5>, norm: Normalization, seed: u64, device: &burn::tensor::Device) {
-    let net = network("34x34x2-n8c3-p2-n16c3-p2-n32c3-10", norm, 20.0, seed, device);
+    let net = network(
+        "34x34x2-n8c3-p2-n16c3-p2-n32c3-10",
+        norm,
+        20.0,
+        seed,
+        device,
+    );
     let form = net.calibrate_layer_norm([input.clone().narrow(0, 0, 4)]);
     let mut state = net.stream(1, device).with_layer_norm(form);
     let frames: Vec<Tensor<4>> = (0..STEPS)

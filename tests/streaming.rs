@@ -360,7 +360,10 @@ fn the_fused_inference_forward_equals_the_training_forward() {
             .init(&device.clone().autodiff());
         let training = values(model.forward(input.clone().to_device(&device.clone().autodiff())));
         let inference = values(model.valid().forward(input.clone()));
-        assert!(training.contains(&1.0), "{norm}: a silent output tests nothing");
+        assert!(
+            training.contains(&1.0),
+            "{norm}: a silent output tests nothing"
+        );
         assert_eq!(inference, training, "{norm}");
     }
 }

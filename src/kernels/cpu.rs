@@ -712,8 +712,8 @@ pub fn psp_spike_from<F: Real>(
         |block| {
             // SAFETY: the block's neurons of its sample in each trace: within the state (checked
             // by `Carried::new`) and touched by this block only.
-            let [w, z, r] = [0, 1, 2]
-                .map(|j| unsafe { traces.slice(carried.offset(&block, j), block.len) });
+            let [w, z, r] =
+                [0, 1, 2].map(|j| unsafe { traces.slice(carried.offset(&block, j), block.len) });
             for t in 0..layout.time {
                 let offset = block.offset(&layout, t);
                 let xs = &x[offset..offset + block.len];
