@@ -302,19 +302,17 @@ pub fn psp_filter_from<F: Real>(
         layout.len(),
         "psp_filter: buffer does not match {layout:?}"
     );
-    let carried = Carried::new(carry, layout, 2);
+    let (carried, state) = Carried::new(carry, layout, 2);
     let mut y = Output::new(x.len());
-    let mut state = Output::new(carried.len());
     let psp = AlphaPsp::<F>::new(tau_s);
-    let (out, state_out) = (y.ptr(), state.ptr());
+    let out = y.ptr();
     for_each_block(
         &layout,
         #[inline(always)]
         |block| {
-            let mut w = [F::ZERO; BLOCK];
-            let mut z = [F::ZERO; BLOCK];
-            let (w, z) = (&mut w[..block.len], &mut z[..block.len]);
-            carried.load(&block, [&mut *w, &mut *z]);
+            let mut local = None;
+            // SAFETY: the block's own neurons (see `Carried::traces`).
+            let [w, z] = unsafe { carried.traces(&block, &mut local) };
             for step in 0..layout.time {
                 let t = if reverse {
                     layout.time - 1 - step
@@ -329,78 +327,106 @@ pub fn psp_filter_from<F: Real>(
                     y.write(psp.step(w, z, x));
                 }
             }
-            // SAFETY: the block's neurons of its sample in the state, written by it only.
-            unsafe { carried.store(&block, state_out, [w, z]) };
         },
     );
-    // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`),
-    // and every neuron's state when there is one.
-    unsafe { (y.assume_written(), state.assume_written()) }
+    // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`).
+    (unsafe { y.assume_written() }, state)
 }
 
 /// The state a recursion carries from one chunk of time steps to the next: `S` traces per
 /// neuron, laid out `[B, S, N]` (a tensor shaped like the chunk with `S` steps), or nothing.
+/// The new state starts as a copy of the old one and every block updates its own traces in it.
 #[derive(Clone, Copy)]
-struct Carried<'a, F> {
-    state: Option<&'a [F]>,
+struct Carried<F> {
+    /// The new state, or `None` (every trace starts at zero and is not kept).
+    state: Option<SharedMut<F>>,
     traces: usize,
     layout: TimeLayout,
 }
 
-impl<'a, F: Real> Carried<'a, F> {
+impl<F: Real> Carried<F> {
+    /// The carried traces and the buffer of the new state (a copy of `state`; empty without
+    /// one), which the blocks update through [`traces`](Self::traces).
+    ///
     /// # Panics
     /// If `state` is not `[B, traces, N]` for `layout`.
-    fn new(state: Option<&'a [F]>, layout: TimeLayout, traces: usize) -> Self {
-        if let Some(state) = state {
-            assert_eq!(
-                state.len(),
-                layout.batch * traces * layout.neurons,
-                "carried state does not match {layout:?} with {traces} traces"
-            );
-        }
-        Self {
-            state,
+    fn new(state: Option<&[F]>, layout: TimeLayout, traces: usize) -> (Self, Vec<F>) {
+        let mut copy = match state {
+            Some(state) => {
+                assert_eq!(
+                    state.len(),
+                    layout.batch * traces * layout.neurons,
+                    "carried state does not match {layout:?} with {traces} traces"
+                );
+                state.to_vec()
+            }
+            None => Vec::new(),
+        };
+        let carried = Self {
+            state: state.map(|_| SharedMut(copy.as_mut_ptr())),
             traces,
             layout,
-        }
-    }
-
-    /// Elements of the state written back.
-    fn len(&self) -> usize {
-        self.state.map_or(0, <[F]>::len)
+        };
+        (carried, copy)
     }
 
     fn offset(&self, block: &Block, trace: usize) -> usize {
         (block.batch * self.traces + trace) * self.layout.neurons + block.start
     }
 
-    /// Sets the block's traces from the state (they start at zero without one).
+    /// The block's `S` traces: its slices of the new state, or zeros in `local` without a
+    /// state.
+    ///
+    /// # Safety
+    /// The buffer [`new`](Self::new) returned is alive and not otherwise accessed, `S` is at
+    /// most the state's traces, and no other block asks for the same block's traces.
     #[inline(always)]
-    fn load<const S: usize>(&self, block: &Block, traces: [&mut [F]; S]) {
-        if let Some(state) = self.state {
-            for (j, trace) in traces.into_iter().enumerate() {
-                let offset = self.offset(block, j);
-                trace.copy_from_slice(&state[offset..offset + block.len]);
+    unsafe fn traces<'s, const S: usize>(
+        &self,
+        block: &Block,
+        local: &'s mut Option<[[F; BLOCK]; S]>,
+    ) -> [&'s mut [F]; S] {
+        match self.state {
+            // SAFETY: within the state (its length was checked in `new`), and these neurons of
+            // this sample belong to this block only.
+            Some(state) => {
+                core::array::from_fn(|j| unsafe { state.slice(self.offset(block, j), block.len) })
             }
+            None => local
+                .insert([[F::ZERO; BLOCK]; S])
+                .each_mut()
+                .map(|trace| &mut trace[..block.len]),
+        }
+    }
+}
+
+/// One neuron's spike generation with the refractory response (eq. 4), see [`spike_fire`].
+#[derive(Clone, Copy)]
+struct Firing<F> {
+    theta: F,
+    /// `e^{−1/τr}`.
+    decay: F,
+    /// `−2θ`.
+    reset: F,
+}
+
+impl<F: Real> Firing<F> {
+    fn new(params: SpikeParams) -> Self {
+        Self {
+            theta: F::from_f64(params.theta),
+            decay: F::from_f64((-1.0 / params.tau_r).exp()),
+            reset: F::from_f64(-2.0 * params.theta),
         }
     }
 
-    /// Writes the block's traces into the new state (nothing without one).
-    ///
-    /// # Safety
-    /// `out` holds [`len`](Self::len) elements and no other block writes these.
+    /// One step: `u = v + r`, the spike `[u ≥ θ]`, and `r` moves to the next step. Returns
+    /// `(u, spike)`.
     #[inline(always)]
-    unsafe fn store<const S: usize>(&self, block: &Block, out: OutPtr<F>, traces: [&mut [F]; S]) {
-        if self.state.is_none() {
-            return;
-        }
-        for (j, trace) in traces.into_iter().enumerate() {
-            // SAFETY: guaranteed by the caller.
-            let dst = unsafe { out.slice(self.offset(block, j), block.len) };
-            for (d, &v) in dst.iter_mut().zip(trace.iter()) {
-                d.write(v);
-            }
-        }
+    fn step(self, r: &mut F, v: F) -> (F, F) {
+        let u = v + *r;
+        let fired = if u >= self.theta { F::ONE } else { F::ZERO };
+        *r = self.decay * (*r + self.reset * fired);
+        (u, fired)
     }
 }
 
@@ -695,25 +721,18 @@ pub fn psp_spike_from<F: Real>(
         layout.len(),
         "psp_spike: buffer does not match {layout:?}"
     );
-    let carried = Carried::new(Some(carry), layout, 3);
+    let (carried, state) = Carried::new(Some(carry), layout, 3);
     let mut spikes = Output::new(x.len());
-    // The new state starts as a copy of the old and each block updates its own traces in it
-    // (no per-block stack copies: at one step per call they were most of the traffic).
-    let mut state = carry.to_vec();
     let psp = AlphaPsp::<F>::new(tau_s);
-    let theta = F::from_f64(params.theta);
-    let decay = F::from_f64((-1.0 / params.tau_r).exp());
-    let reset = F::from_f64(-2.0 * params.theta);
+    let firing = Firing::<F>::new(params);
     let out = spikes.ptr();
-    let traces = SharedMut(state.as_mut_ptr());
     for_each_block(
         &layout,
         #[inline(always)]
         |block| {
-            // SAFETY: the block's neurons of its sample in each trace: within the state (checked
-            // by `Carried::new`) and touched by this block only.
-            let [w, z, r] =
-                [0, 1, 2].map(|j| unsafe { traces.slice(carried.offset(&block, j), block.len) });
+            let mut local = None;
+            // SAFETY: the block's own neurons (see `Carried::traces`).
+            let [w, z, r] = unsafe { carried.traces(&block, &mut local) };
             for t in 0..layout.time {
                 let offset = block.offset(&layout, t);
                 let xs = &x[offset..offset + block.len];
@@ -726,10 +745,7 @@ pub fn psp_spike_from<F: Real>(
                     .zip(z.iter_mut())
                     .zip(r.iter_mut())
                 {
-                    let u = psp.step(w, z, x) + *r;
-                    let fired = if u >= theta { F::ONE } else { F::ZERO };
-                    s.write(fired);
-                    *r = decay * (*r + reset * fired);
+                    s.write(firing.step(r, psp.step(w, z, x)).1);
                 }
             }
         },
@@ -751,9 +767,9 @@ impl<F> SharedMut<F> {
     /// `len` elements from `offset`.
     ///
     /// # Safety
-    /// `offset + len` is within the buffer, and no other live slice covers these elements.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, offset: usize, len: usize) -> &mut [F] {
+    /// `offset + len` is within the buffer, the buffer outlives `'a`, and no other live slice
+    /// covers these elements.
+    unsafe fn slice<'a>(self, offset: usize, len: usize) -> &'a mut [F] {
         // SAFETY: guaranteed by the caller.
         unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
     }
@@ -800,14 +816,11 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
         layout.len(),
         "spike_fire: buffer does not match {layout:?}"
     );
-    let carried = Carried::new(carry, layout, 1);
-    let mut state = Output::new(carried.len());
-    let state_out = state.ptr();
+    let (carried, state) = Carried::new(carry, layout, 1);
     let mut spikes = Output::new(v.len());
     let mut surrogate = Output::new(if SURROGATE { v.len() } else { 0 });
-    let theta = F::from_f64(params.theta);
-    let decay = F::from_f64((-1.0 / params.tau_r).exp());
-    let reset = F::from_f64(-2.0 * params.theta);
+    let firing = Firing::<F>::new(params);
+    let theta = firing.theta;
     let inv_alpha = F::from_f64(1.0 / params.alpha);
     let neg_inv_beta = F::from_f64(-1.0 / params.beta);
     let spikes_out = spikes.ptr();
@@ -816,9 +829,9 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
         &layout,
         #[inline(always)]
         |block| {
-            let mut refractory = [F::ZERO; BLOCK];
-            let refractory = &mut refractory[..block.len];
-            carried.load(&block, [&mut *refractory]);
+            let mut local = None;
+            // SAFETY: the block's own neurons (see `Carried::traces`).
+            let [refractory] = unsafe { carried.traces(&block, &mut local) };
             for t in 0..layout.time {
                 let offset = block.offset(&layout, t);
                 let vs = &v[offset..offset + block.len];
@@ -830,33 +843,26 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
                     for (((s, rho), &v), r) in
                         ss.iter_mut().zip(rs).zip(vs).zip(refractory.iter_mut())
                     {
-                        let u = v + *r;
-                        let fired = if u >= theta { F::ONE } else { F::ZERO };
+                        let (u, fired) = firing.step(r, v);
                         s.write(fired);
                         rho.write(inv_alpha * ((u - theta).abs() * neg_inv_beta).exp_nonpositive());
-                        *r = decay * (*r + reset * fired);
                     }
                 } else {
                     for ((s, &v), r) in ss.iter_mut().zip(vs).zip(refractory.iter_mut()) {
-                        let u = v + *r;
-                        let fired = if u >= theta { F::ONE } else { F::ZERO };
-                        s.write(fired);
-                        *r = decay * (*r + reset * fired);
+                        s.write(firing.step(r, v).1);
                     }
                 }
             }
-            // SAFETY: the block's neurons of its sample in the state, written by it only.
-            unsafe { carried.store(&block, state_out, [refractory]) };
         },
     );
     // SAFETY: the blocks cover every element at every step (`blocks_cover_every_element_once`),
-    // write the surrogate wherever they write spikes when `SURROGATE` (its length is 0
-    // otherwise) and every neuron's state when there is one (its length is 0 otherwise).
+    // and write the surrogate wherever they write spikes when `SURROGATE` (its length is 0
+    // otherwise).
     unsafe {
         Fired {
             spikes: spikes.assume_written(),
             surrogate: surrogate.assume_written(),
-            state: state.assume_written(),
+            state,
         }
     }
 }
