@@ -44,10 +44,7 @@ pub fn psp_carry<const D: usize>(
     tau_s: f64,
 ) -> (Tensor<D>, Tensor<D>) {
     check_state("psp_carry", &x.dims(), &state.dims(), 2);
-    assert!(
-        tau_s.is_finite() && tau_s > 0.0,
-        "psp_carry: tau_s must be finite and > 0, got {tau_s}"
-    );
+    super::check_tau_s("psp_carry", tau_s);
     let (y, state) =
         <Dispatch as SnnBackend>::psp_filter_carry(x.into_dispatch(), state.into_dispatch(), tau_s);
     (Tensor::from_dispatch(y), Tensor::from_dispatch(state))
@@ -77,9 +74,7 @@ pub fn spike_carry<const D: usize>(
     cfg: &SrmConfig,
 ) -> (Tensor<D>, Tensor<D>) {
     check_state("spike_carry", &v.dims(), &state.dims(), 1);
-    if let Err(err) = cfg.check() {
-        panic!("spike_carry: {err}");
-    }
+    super::check_srm("spike_carry", cfg);
     let (spikes, state) = <Dispatch as SnnBackend>::spike_fire_carry(
         v.into_dispatch(),
         state.into_dispatch(),
@@ -111,13 +106,8 @@ pub fn psp_spike_carry<const D: usize>(
     cfg: &SrmConfig,
 ) -> (Tensor<D>, Tensor<D>) {
     check_state("psp_spike_carry", &x.dims(), &state.dims(), 3);
-    assert!(
-        tau_s.is_finite() && tau_s > 0.0,
-        "psp_spike_carry: tau_s must be finite and > 0, got {tau_s}"
-    );
-    if let Err(err) = cfg.check() {
-        panic!("psp_spike_carry: {err}");
-    }
+    super::check_tau_s("psp_spike_carry", tau_s);
+    super::check_srm("psp_spike_carry", cfg);
     let (spikes, state) = <Dispatch as SnnBackend>::psp_spike_carry(
         x.into_dispatch(),
         state.into_dispatch(),

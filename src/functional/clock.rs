@@ -27,8 +27,6 @@ pub struct StreamState {
     next: usize,
     /// Steps before the current chunk.
     steps: usize,
-    /// Steps of the current chunk.
-    chunk: usize,
 }
 
 impl StreamState {
@@ -43,7 +41,6 @@ impl StreamState {
             slots: Vec::new(),
             next: 0,
             steps: 0,
-            chunk: 0,
         }
     }
 
@@ -78,7 +75,6 @@ impl StreamState {
         self.slots.clear();
         self.next = 0;
         self.steps = 0;
-        self.chunk = 0;
     }
 
     /// Bytes the state holds (constant once the first chunk has run).
@@ -89,26 +85,24 @@ impl StreamState {
             .sum()
     }
 
-    /// Starts a chunk of `steps` steps.
-    pub(crate) fn begin(&mut self, steps: usize) {
+    /// Starts a chunk.
+    pub(crate) fn begin(&mut self) {
         self.next = 0;
         self.next_calibrated = 0;
-        self.chunk = steps;
     }
 
-    /// Ends the chunk begun last.
+    /// Ends the chunk begun last, of `steps` steps.
     ///
     /// # Panics
     /// If the chunk used fewer states than the first one (a different network).
-    pub(crate) fn end(&mut self) {
+    pub(crate) fn end(&mut self, steps: usize) {
         assert!(
             self.next == self.slots.len(),
             "StreamState: this chunk used {} of the stream's {} operation states; a stream state belongs to the network that made it",
             self.next,
             self.slots.len()
         );
-        self.steps += self.chunk;
-        self.chunk = 0;
+        self.steps += steps;
     }
 
     /// The next operation's state for an input of shape `dims` (`[batch, k, ...]`), with
@@ -131,6 +125,20 @@ impl StreamState {
             slot.dims()
         );
         slot.reshape(shape)
+    }
+
+    /// `op` of `x` from the next operation's state (`traces` per neuron), keeping the state it
+    /// returns for the next chunk.
+    fn carry<const D: usize>(
+        &mut self,
+        x: Tensor<D>,
+        traces: usize,
+        op: impl FnOnce(Tensor<D>, Tensor<D>) -> (Tensor<D>, Tensor<D>),
+    ) -> Tensor<D> {
+        let carried = self.take(x.dims(), traces, x.dtype());
+        let (y, next) = op(x, carried);
+        self.put(next);
+        y
     }
 
     /// Stores the state [`take`](Self::take) lent, after the chunk.
@@ -190,14 +198,15 @@ pub enum Clock<'a> {
 #[derive(Debug, Default)]
 pub struct Calibration {
     sums: Vec<f64>,
-    samples: Vec<usize>,
+    samples: usize,
     next: usize,
 }
 
 impl Calibration {
-    /// Starts a batch.
-    pub(crate) fn begin(&mut self) {
+    /// Starts a batch of `samples` samples.
+    pub(crate) fn begin(&mut self, samples: usize) {
         self.next = 0;
+        self.samples += samples;
     }
 
     /// The mean moment per layer, as PSP-LN's calibrated causal form.
@@ -208,8 +217,7 @@ impl Calibration {
         CausalLayerNorm::Calibrated(
             self.sums
                 .iter()
-                .zip(&self.samples)
-                .map(|(&sum, &n)| sum / n as f64)
+                .map(|sum| sum / self.samples as f64)
                 .collect(),
         )
     }
@@ -220,12 +228,7 @@ impl Clock<'_> {
     pub(crate) fn psp<const D: usize>(&mut self, x: Tensor<D>, tau_s: f64) -> Tensor<D> {
         match self {
             Clock::Whole | Clock::Calibrate(_) => psp(x, tau_s),
-            Clock::Stream(state) => {
-                let carried = state.take(x.dims(), 2, x.dtype());
-                let (y, next) = psp_carry(x, carried, tau_s);
-                state.put(next);
-                y
-            }
+            Clock::Stream(state) => state.carry(x, 2, |x, s| psp_carry(x, s, tau_s)),
         }
     }
 
@@ -233,12 +236,7 @@ impl Clock<'_> {
     pub(crate) fn spike<const D: usize>(&mut self, v: Tensor<D>, cfg: &SrmConfig) -> Tensor<D> {
         match self {
             Clock::Whole | Clock::Calibrate(_) => spike(v, cfg),
-            Clock::Stream(state) => {
-                let carried = state.take(v.dims(), 1, v.dtype());
-                let (s, next) = spike_carry(v, carried, cfg);
-                state.put(next);
-                s
-            }
+            Clock::Stream(state) => state.carry(v, 1, |v, s| spike_carry(v, s, cfg)),
         }
     }
 
@@ -259,12 +257,7 @@ impl Clock<'_> {
                 psp_spike_carry(x, rest, tau_s, cfg).0
             }
             Clock::Whole | Clock::Calibrate(_) => spike(psp(x, tau_s), cfg),
-            Clock::Stream(state) => {
-                let carried = state.take(x.dims(), 3, x.dtype());
-                let (s, next) = psp_spike_carry(x, carried, tau_s, cfg);
-                state.put(next);
-                s
-            }
+            Clock::Stream(state) => state.carry(x, 3, |x, s| psp_spike_carry(x, s, tau_s, cfg)),
         }
     }
 
@@ -323,15 +316,12 @@ impl Clock<'_> {
         let Clock::Calibrate(calibration) = self else {
             return;
         };
-        let batch = moment.dims()[0];
         let sum: f64 = moment.clone().detach().sum().into_scalar::<f64>();
         let i = calibration.next;
         if i == calibration.sums.len() {
             calibration.sums.push(0.0);
-            calibration.samples.push(0);
         }
         calibration.sums[i] += sum;
-        calibration.samples[i] += batch;
         calibration.next += 1;
     }
 

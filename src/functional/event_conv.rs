@@ -73,22 +73,19 @@ pub fn conv2d_events(
         stride, padding, ..
     } = options;
     let dims = x.dims();
-    let [co, ci, k, k2] = match options.weight {
-        WeightLayout::OutIn => weight.dims(),
-        WeightLayout::InOut => {
-            let [ci, co, k, k2] = weight.dims();
-            assert!(
-                k == 1 && k2 == 1,
-                "conv2d_events: WeightLayout::InOut is for 1×1 kernels, got weight {:?}",
-                weight.dims()
-            );
-            assert!(
-                !x.device().is_autodiff(),
-                "conv2d_events: WeightLayout::InOut is inference only, got an autodiff device"
-            );
-            [co, ci, k, k2]
-        }
-    };
+    let stored = weight.dims();
+    let (out_dim, in_dim) = options.weight.channel_dims();
+    let [co, ci, k, k2] = [stored[out_dim], stored[in_dim], stored[2], stored[3]];
+    if options.weight == WeightLayout::InOut {
+        assert!(
+            k == 1 && k2 == 1,
+            "conv2d_events: WeightLayout::InOut is for 1×1 kernels, got weight {stored:?}"
+        );
+        assert!(
+            !x.device().is_autodiff(),
+            "conv2d_events: WeightLayout::InOut is inference only, got an autodiff device"
+        );
+    }
     assert!(
         has_event_kernels(&x.device()),
         "conv2d_events: the event kernels run on the CPU backends (Flex, NdArray), got {:?}",

@@ -33,3 +33,20 @@ pub(crate) fn check_time_layout(op: &str, dims: &[usize]) {
         "{op}: the time dim (dim 1) is empty in shape {dims:?}; expected at least one time step"
     );
 }
+
+/// Panics unless the PSP time constant `tau_s` is finite and positive.
+#[track_caller]
+pub(crate) fn check_tau_s(op: &str, tau_s: f64) {
+    assert!(
+        tau_s.is_finite() && tau_s > 0.0,
+        "{op}: tau_s must be finite and > 0, got {tau_s}"
+    );
+}
+
+/// Panics unless every neuron parameter of `cfg` is usable, naming the op and the parameter.
+#[track_caller]
+pub(crate) fn check_srm(op: &str, cfg: &crate::SrmConfig) {
+    if let Err(err) = cfg.check() {
+        panic!("{op}: {err}");
+    }
+}

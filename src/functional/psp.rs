@@ -42,10 +42,7 @@ use burn::tensor::Tensor;
 #[track_caller]
 pub fn psp<const D: usize>(spikes: Tensor<D>, tau_s: f64) -> Tensor<D> {
     super::check_time_layout("psp", &spikes.dims());
-    assert!(
-        tau_s.is_finite() && tau_s > 0.0,
-        "psp: tau_s must be finite and > 0, got {tau_s}"
-    );
+    super::check_tau_s("psp", tau_s);
     Tensor::from_dispatch(<Dispatch as SnnBackend>::psp_filter(
         spikes.into_dispatch(),
         tau_s,

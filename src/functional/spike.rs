@@ -67,9 +67,7 @@ pub fn spike_with_surrogate<const D: usize>(
 #[track_caller]
 fn check<const D: usize>(op: &str, v: &Tensor<D>, cfg: &SrmConfig) {
     super::check_time_layout(op, &v.dims());
-    if let Err(err) = cfg.check() {
-        panic!("{op}: {err}");
-    }
+    super::check_srm(op, cfg);
 }
 
 #[cfg(test)]

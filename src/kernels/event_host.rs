@@ -105,13 +105,9 @@ fn options(o: EventConvOptions) -> ConvOptions<2> {
 }
 
 fn geometry(x: &[usize], weight: &[usize], o: EventConvOptions) -> ConvGeometry {
-    let channels_out = match o.weight {
-        WeightLayout::OutIn => weight[0],
-        WeightLayout::InOut => weight[1],
-    };
     ConvGeometry {
         channels_in: x[2],
-        channels_out,
+        channels_out: weight[o.weight.channel_dims().0],
         height: x[3],
         width: x[4],
         kernel: weight[2],

@@ -105,6 +105,16 @@ pub enum WeightLayout {
     InOut,
 }
 
+impl WeightLayout {
+    /// The dims of the weight that hold `(channels_out, channels_in)`.
+    pub(crate) fn channel_dims(self) -> (usize, usize) {
+        match self {
+            WeightLayout::OutIn => (0, 1),
+            WeightLayout::InOut => (1, 0),
+        }
+    }
+}
+
 /// The options of the event-driven convolution ([`EventBackend::event_conv2d`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EventConvOptions {

@@ -108,10 +108,7 @@ impl LayerPotential {
     fn flat(self) -> Potential<3> {
         match self {
             LayerPotential::Map(v) => {
-                let dims = match &v {
-                    Potential::Filtered(x) | Potential::Unfiltered { x, .. } => x.dims(),
-                };
-                let [b, t, c, h, w] = dims;
+                let [b, t, c, h, w] = v.dims();
                 v.reshape([b, t, c * h * w])
             }
             LayerPotential::Flat(v) => v,

@@ -130,9 +130,9 @@ pub trait Streaming: sealed::Forward {
                 asked: k,
             });
         }
-        state.begin(k);
+        state.begin();
         let out = self.forward_on(input, &mut Clock::Stream(state));
-        state.end();
+        state.end(k);
         Ok(out)
     }
 
@@ -170,7 +170,7 @@ pub trait Streaming: sealed::Forward {
         let mut calibration = Calibration::default();
         let mut any = false;
         for batch in batches {
-            calibration.begin();
+            calibration.begin(batch.dims()[0]);
             let _ = self.forward_on(batch, &mut Clock::Calibrate(&mut calibration));
             any = true;
         }

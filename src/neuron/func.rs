@@ -188,40 +188,27 @@ impl Func {
         let Some(norm) = &self.norm else {
             return Presynaptic::new(self.pooled(s), tau_s).with_binary_events(events_binary);
         };
-        if clock.is_stream() {
+        let (psp, moment, varying) = if clock.is_stream() {
             // The statistic must not look ahead: the running moment (PSP-BN) or a causal form
             // (PSP-LN), from the PSP of the chunk when it needs one. The dense path computes the
             // PSP before pooling, as the whole-sequence forward does.
             let a = (!events || norm.stream_needs_psp(clock))
                 .then(|| self.pooled(clock.psp(s.clone(), tau_s)));
             let (moment, varying) = norm.stream_moment(a.clone(), &s, clock);
-            let factors = Presynaptic::normalized(
-                self.pooled(s),
-                a.filter(|_| !events),
-                norm.kind,
-                moment,
-                norm.lambda,
-                tau_s,
-            )
-            .with_binary_events(events_binary);
-            return if varying {
-                factors.with_varying_moment()
-            } else {
-                factors
-            };
-        }
-        let (psp, moment) = if events {
+            (a.filter(|_| !events), moment, varying)
+        } else if events {
             let moment = norm.moment_of_spikes(s.clone(), tau_s, self.pool, binary);
-            (None, moment)
+            (None, moment, false)
         } else {
             let a = self.pooled(clock.psp(s.clone(), tau_s));
-            (Some(a.clone()), norm.moment(a))
+            (Some(a.clone()), norm.moment(a), false)
         };
         if norm.kind == PspNormKind::Layer {
             clock.record_layer_moment(&moment);
         }
         Presynaptic::normalized(self.pooled(s), psp, norm.kind, moment, norm.lambda, tau_s)
             .with_binary_events(events_binary)
+            .with_varying_moment(varying)
     }
 
     /// Spatial average pooling (identity when `pool == 1`).

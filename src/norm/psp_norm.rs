@@ -241,6 +241,14 @@ impl PspNorm {
         );
     }
 
+    /// Moves the running average towards `observed` (`[num_features]`) by the momentum.
+    fn update_running(&self, observed: Tensor<1>, device: &Device) {
+        let running = self.running_moment.value_sync().to_device(device);
+        let running =
+            running.mul_scalar(1.0 - self.momentum) + observed.detach().mul_scalar(self.momentum);
+        self.running_moment.update(running.detach());
+    }
+
     /// The moment to use for an input of shape `dims`, from `batch` (the batch statistic,
     /// `[channels]` or `[batch]`) or the running average, shaped to broadcast.
     fn select<const D: usize>(
@@ -259,10 +267,7 @@ impl PspNorm {
             }
             (PspNormKind::Batch, true) => {
                 let moment = batch();
-                let running = self.running_moment.value_sync().to_device(device);
-                let running = running.mul_scalar(1.0 - self.momentum)
-                    + moment.clone().detach().mul_scalar(self.momentum);
-                self.running_moment.update(running.detach());
+                self.update_running(moment.clone(), device);
                 shape[2] = channels;
                 moment.reshape(shape)
             }
@@ -275,11 +280,7 @@ impl PspNorm {
                 // batches (every entry of `running_moment` holds it) is PSP-LN's causal form
                 // for streaming (`CausalLayerNorm::Trained`).
                 let moment = batch();
-                let mean = moment.clone().detach().mean();
-                let running = self.running_moment.value_sync().to_device(device);
-                let running = running.mul_scalar(1.0 - self.momentum)
-                    + mean.expand([channels]).mul_scalar(self.momentum);
-                self.running_moment.update(running.detach());
+                self.update_running(moment.clone().detach().mean().expand([channels]), device);
                 shape[0] = dims[0];
                 moment.reshape(shape)
             }

@@ -200,7 +200,14 @@ mod tests {
                 [3, 20, 40],
                 &device,
             );
+            let (events_before, dense_before) = crate::kernels::event_host::tests::paths();
             let events = syn.forward_presynaptic(Presynaptic::new(s.clone(), 10.0));
+            // The path the case is about ran: the event loops, or the dense fallback.
+            let (events_after, dense_after) = crate::kernels::event_host::tests::paths();
+            match dense_above {
+                1.0 => assert_eq!(events_after, events_before + 1, "event loops"),
+                _ => assert_eq!(dense_after, dense_before + 1, "dense fallback"),
+            }
             let a = crate::functional::psp(s.clone(), 10.0);
             let dense = syn.forward(a.clone());
             assert_close(

@@ -1,7 +1,7 @@
 //! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
 
 use crate::functional::{Clock, PspNormKind, conv2d_events, psp_norm_with_moment};
-use crate::kernels::{EventConvOptions, WeightLayout};
+use crate::kernels::EventConvOptions;
 use burn::tensor::{Device, Tensor};
 
 /// The input of a synapse, `â = Norm(Pool(ε ∗ s))`, kept as its factors: the (pooled) spikes
@@ -84,11 +84,11 @@ impl<const D: usize> Presynaptic<D> {
         }
     }
 
-    /// With a moment that changes from step to step (`[batch, time, 1, ...]`, PSP-LN's running
+    /// Whether the moment changes from step to step (`[batch, time, 1, ...]`, PSP-LN's running
     /// moment on a stream): the factor then scales the PSP after the filter, never its input.
-    pub(crate) fn with_varying_moment(mut self) -> Self {
+    pub(crate) fn with_varying_moment(mut self, varying: bool) -> Self {
         if let Some(norm) = &mut self.norm {
-            norm.varying = true;
+            norm.varying = varying;
         }
         self
     }
@@ -201,16 +201,14 @@ impl Presynaptic<5> {
     ) -> Potential<5> {
         let [b, ..] = self.events.dims();
         // PSP-BN's factor scales the weights along their input channels.
-        let weight = match (self.channel_scale(), options.weight) {
-            (Some(channel), WeightLayout::OutIn) => {
-                let cin = weight.dims()[1];
-                weight * channel.reshape([1, cin, 1, 1])
+        let weight = match self.channel_scale() {
+            Some(channel) => {
+                let inputs = options.weight.channel_dims().1;
+                let mut shape = [1; 4];
+                shape[inputs] = weight.dims()[inputs];
+                weight * channel.reshape(shape)
             }
-            (Some(channel), WeightLayout::InOut) => {
-                let cin = weight.dims()[0];
-                weight * channel.reshape([cin, 1, 1, 1])
-            }
-            (None, _) => weight,
+            None => weight,
         };
         let sample = self
             .sample_scale()
@@ -327,6 +325,13 @@ impl<const D: usize> Potential<D> {
         match self {
             Potential::Filtered(v) => clock.spike(v, cfg),
             Potential::Unfiltered { x, tau_s } => clock.psp_spike(x, tau_s, cfg),
+        }
+    }
+
+    /// The shape of the potential.
+    pub(crate) fn dims(&self) -> [usize; D] {
+        match self {
+            Potential::Filtered(x) | Potential::Unfiltered { x, .. } => x.dims(),
         }
     }
 
