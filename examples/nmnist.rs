@@ -48,6 +48,7 @@ fn main() {
             epochs: 100,
             samples_per_epoch: 6000,
             valid_samples: 0,
+            test_samples: 0,
             widths: &[16, 32],
             models: DEEP_MODELS,
             tau: 10.0,
@@ -61,6 +62,7 @@ fn main() {
             epochs: 12,
             samples_per_epoch: 0,
             valid_samples: 0,
+            test_samples: 0,
             widths: &[8, 16],
             models: &["none", "psp-bn", "psp-ln"],
             tau: 10.0,
@@ -83,6 +85,7 @@ fn main() {
             epochs: 2,
             samples_per_epoch: 0,
             valid_samples: 0,
+            test_samples: 0,
             widths: &[8, 16],
             models: DEEP_MODELS,
             tau: 1.0,
@@ -105,12 +108,12 @@ fn main() {
     let (train_idx, valid_idx) = train_validation_split(full.len(), full.len() / 10, config.0.seed);
     let train = source(Subset::new(full.clone(), train_idx));
     let valid = source(Subset::new(full, valid_idx));
-    let test = DatasetSource::new(
-        open(Split::Test),
-        NmnistBatcher { binning },
-        [2, 34, 34],
-        10,
-    );
+    let test_set = Arc::new(open(Split::Test));
+    let test_idx = match args.test_samples(&config.1) {
+        0 => (0..test_set.len()).collect(),
+        n => train_validation_split(test_set.len(), n.min(test_set.len()), 0).1,
+    };
+    let test = source(Subset::new(test_set, test_idx));
     if let Err(e) = args.run(
         "nmnist",
         config,

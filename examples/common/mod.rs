@@ -7,7 +7,7 @@ use burn_snn::SrmConfig;
 use burn_snn::data::SpikeData;
 use burn_snn::model::{Architecture, NetworkSpec};
 use burn_snn::neuron::LayerSettings;
-use burn_snn::norm::Normalization;
+use burn_snn::norm::{MembraneNormOptions, Normalization, RunningVariance, TdBnScale};
 use burn_snn::synapse::SynapseKernel;
 use burn_snn::train::{
     ExperimentConfig, MultiDeviceStrategy, OptimizerKind, RunOptions, RunReport, Series,
@@ -115,6 +115,22 @@ pub enum SynapseArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TdBnScaleArg {
+    /// λ·(α·θ), λ learned from 1 (Zheng et al.'s eq. 6).
+    Paper,
+    /// γ learned from α·θ (SpikingJelly).
+    Folded,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RunningVarianceArg {
+    /// PyTorch's.
+    Unbiased,
+    /// Burn's BatchNorm's.
+    Biased,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OptimizerArg {
     Adabelief,
     Adam,
@@ -175,6 +191,19 @@ pub struct Common {
     /// λ of the PSP normalization.
     #[arg(long)]
     pub lambda: Option<f64>,
+    /// Membrane baselines: BN and BNTT start with their scale at θ instead of 1 (tdBN's
+    /// start). Not the paper's setting.
+    #[arg(long)]
+    pub fair_start: bool,
+    /// BNTT also learns a shift per step and channel (its reference learns none).
+    #[arg(long)]
+    pub bntt_shift: bool,
+    /// How tdBN learns its scale.
+    #[arg(long, value_enum, default_value = "paper")]
+    pub tdbn_scale: TdBnScaleArg,
+    /// Which batch variance the membrane baselines' running statistics keep.
+    #[arg(long, value_enum, default_value = "unbiased")]
+    pub running_variance: RunningVarianceArg,
     /// How synapses compute: auto (event-driven on the CPU, dense on GPUs), dense or events.
     #[arg(long, value_enum, default_value = "auto")]
     pub synapse: SynapseArg,
@@ -204,6 +233,14 @@ pub struct Common {
     /// Train once per value of this parameter (into <run-dir>/<param>-<value>) and write sweep.csv and sweep.svg.
     #[arg(long, value_enum)]
     pub sweep: Option<SweepArg>,
+    /// With --sweep tau-s or lambda: run the sweep for each of these normalizations
+    /// (comma-separated, each with the preset's network for it), one curve each.
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_norms: Vec<Normalization>,
+    /// Test on this many images of the test split (a fixed seeded subset, the same for every
+    /// run; 0: all). Default: the preset's.
+    #[arg(long)]
+    pub test_samples: Option<usize>,
     /// Values for --sweep, comma-separated (default: 1,5,10 for tau-s; 0.01,0.1,1 for lambda;
     /// the preset's models for model). With --resume, finished runs are not trained again.
     #[arg(long, value_delimiter = ',')]
@@ -222,6 +259,8 @@ pub struct Defaults {
     pub epochs: usize,
     pub samples_per_epoch: usize,
     pub valid_samples: usize,
+    /// Test samples (0: the whole test split).
+    pub test_samples: usize,
     /// Stage widths of a ResNet.
     pub widths: &'static [usize],
     /// What `--sweep model` compares by default.
@@ -280,7 +319,20 @@ impl Common {
                 SynapseArg::Auto => SynapseKernel::Auto,
                 SynapseArg::Dense => SynapseKernel::Dense,
                 SynapseArg::Events => SynapseKernel::Events,
-            });
+            })
+            .with_membrane(
+                MembraneNormOptions::new()
+                    .with_fair_start(self.fair_start)
+                    .with_bntt_shift(self.bntt_shift)
+                    .with_tdbn_scale(match self.tdbn_scale {
+                        TdBnScaleArg::Paper => TdBnScale::Paper,
+                        TdBnScaleArg::Folded => TdBnScale::Folded,
+                    })
+                    .with_running_variance(match self.running_variance {
+                        RunningVarianceArg::Unbiased => RunningVariance::Unbiased,
+                        RunningVarianceArg::Biased => RunningVariance::Biased,
+                    }),
+            );
         let config = ExperimentConfig::new(self.architecture(&d, norm, self.arch.clone()))
             .with_settings(settings)
             .with_batch_size(self.batch.unwrap_or(d.batch))
@@ -316,6 +368,11 @@ impl Common {
         } else {
             self.widths.clone()
         })
+    }
+
+    /// Test samples: `--test-samples`, else the preset's (0: all).
+    pub fn test_samples(&self, d: &Defaults) -> usize {
+        self.test_samples.unwrap_or(d.test_samples)
     }
 
     /// The devices of `--devices`, else the one of `--device`.
@@ -359,63 +416,91 @@ impl Common {
             SweepArg::Lambda => "lambda",
             SweepArg::Model => "model",
         };
+        // Numeric sweeps run once per normalization of --sweep-norms (default: the one
+        // configured), each with the preset's network for it.
+        let norms: Vec<Option<Normalization>> = match (sweep, self.sweep_norms.is_empty()) {
+            (_, true) => vec![None],
+            (SweepArg::Model, false) => {
+                eprintln!("error: --sweep-norms goes with --sweep tau-s or lambda");
+                std::process::exit(2)
+            }
+            (_, false) => self.sweep_norms.iter().copied().map(Some).collect(),
+        };
         let mut csv =
             format!("{param},arch,norm,best_valid_accuracy,best_epoch,test_accuracy,seconds\n");
-        let (mut points, mut curves, mut rates) = (Vec::new(), Vec::new(), Vec::new());
-        for value in values {
-            let number = || {
-                value.parse::<f64>().unwrap_or_else(|_| {
-                    eprintln!("error: --sweep {param} takes numbers, got {value:?}");
-                    std::process::exit(2)
-                })
-            };
-            let mut cfg = config.clone();
-            let settings = &mut cfg.settings;
-            match sweep {
-                SweepArg::TauS => settings.srm.tau_s = number(),
-                SweepArg::Lambda => settings.lambda = number(),
-                SweepArg::Model => match value.parse::<Normalization>() {
-                    Ok(norm) => {
-                        settings.norm = norm;
-                        cfg.arch = self.architecture(&defaults, norm, None);
-                    }
-                    Err(_) => {
-                        let arch = value.parse().unwrap_or_else(|e| {
-                            eprintln!("error: --sweep model: {e}");
-                            std::process::exit(2)
-                        });
-                        cfg.arch = self.architecture(&defaults, settings.norm, Some(arch));
-                    }
-                },
+        let (mut numeric, mut curves, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+        for norm in norms {
+            let mut points = Vec::new();
+            for value in &values {
+                let number = || {
+                    value.parse::<f64>().unwrap_or_else(|_| {
+                        eprintln!("error: --sweep {param} takes numbers, got {value:?}");
+                        std::process::exit(2)
+                    })
+                };
+                let mut cfg = config.clone();
+                let mut dir = format!("{param}-{value}");
+                if let Some(norm) = norm {
+                    cfg.settings.norm = norm;
+                    cfg.arch = self.architecture(&defaults, norm, None);
+                    dir = format!("{norm}-{dir}");
+                }
+                let settings = &mut cfg.settings;
+                match sweep {
+                    SweepArg::TauS => settings.srm.tau_s = number(),
+                    SweepArg::Lambda => settings.lambda = number(),
+                    SweepArg::Model => match value.parse::<Normalization>() {
+                        Ok(norm) => {
+                            settings.norm = norm;
+                            cfg.arch = self.architecture(&defaults, norm, None);
+                        }
+                        Err(_) => {
+                            let arch = value.parse().unwrap_or_else(|e| {
+                                eprintln!("error: --sweep model: {e}");
+                                std::process::exit(2)
+                            });
+                            cfg.arch = self.architecture(&defaults, settings.norm, Some(arch));
+                        }
+                    },
+                }
+                let report = self.train_one(
+                    &cfg,
+                    train_data.clone(),
+                    valid.clone(),
+                    test.clone(),
+                    &devices,
+                    base.join(dir),
+                )?;
+                print_result(&cfg, &report);
+                let test_acc = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
+                let seconds: f64 = report.history.iter().map(|r| r.seconds).sum();
+                csv.push_str(&format!(
+                    "{value},{},{},{:.4},{},{test_acc:.4},{seconds:.0}\n",
+                    cfg.arch, cfg.settings.norm, report.best_valid_accuracy, report.best_epoch
+                ));
+                points.push((value.parse::<f64>().unwrap_or(f64::NAN), test_acc));
+                let label = match norm {
+                    Some(norm) => format!("{norm} {value}"),
+                    None => value.clone(),
+                };
+                curves.push(Series {
+                    name: label.clone(),
+                    points: report
+                        .history
+                        .iter()
+                        .map(|r| (r.epoch as f64, r.valid.accuracy))
+                        .collect(),
+                });
+                if let Some(last) = report.history.last() {
+                    let names: Vec<String> =
+                        last.train.rates.iter().map(|(n, _)| n.clone()).collect();
+                    rates.push((rate_series(&label, last), names));
+                }
             }
-            let report = self.train_one(
-                &cfg,
-                train_data.clone(),
-                valid.clone(),
-                test.clone(),
-                &devices,
-                base.join(format!("{param}-{value}")),
-            )?;
-            print_result(&cfg, &report);
-            let test_acc = report.test.as_ref().map_or(f64::NAN, |t| t.accuracy);
-            let seconds: f64 = report.history.iter().map(|r| r.seconds).sum();
-            csv.push_str(&format!(
-                "{value},{},{},{:.4},{},{test_acc:.4},{seconds:.0}\n",
-                cfg.arch, cfg.settings.norm, report.best_valid_accuracy, report.best_epoch
-            ));
-            points.push((value.parse::<f64>().unwrap_or(f64::NAN), test_acc));
-            curves.push(Series {
-                name: value.clone(),
-                points: report
-                    .history
-                    .iter()
-                    .map(|r| (r.epoch as f64, r.valid.accuracy))
-                    .collect(),
+            numeric.push(Series {
+                name: norm.unwrap_or(config.settings.norm).to_string(),
+                points,
             });
-            if let Some(last) = report.history.last() {
-                let names: Vec<String> = last.train.rates.iter().map(|(n, _)| n.clone()).collect();
-                rates.push((rate_series(&value, last), names));
-            }
         }
         let write = |file: &str, text: &str| {
             let path = base.join(file);
@@ -445,10 +530,7 @@ impl Common {
                 &format!("Test accuracy vs {param}"),
                 param,
                 "test accuracy",
-                &[Series {
-                    name: config.settings.norm.to_string(),
-                    points,
-                }],
+                &numeric,
                 XAxis::Numeric,
             )?,
         }

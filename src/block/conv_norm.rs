@@ -48,6 +48,7 @@ impl ConvNormConfig {
             norm: settings.norm.membrane_kind(settings.num_steps).map(|kind| {
                 MembraneNormConfig::new(kind, self.channels[1])
                     .with_threshold_scale(settings.srm.theta)
+                    .with_options(settings.membrane.clone())
                     .init(device)
             }),
         }

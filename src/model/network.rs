@@ -297,6 +297,7 @@ impl SpikingNetworkConfig {
                 .map(|kind| {
                     MembraneNormConfig::new(kind, out_channels)
                         .with_threshold_scale(settings.srm.theta)
+                        .with_options(settings.membrane.clone())
                         .init(device)
                 });
             layers.push(SpikingLayer {

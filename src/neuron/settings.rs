@@ -1,7 +1,7 @@
 //! The settings every spiking layer of a network shares.
 
 use crate::SrmConfig;
-use crate::norm::Normalization;
+use crate::norm::{MembraneNormOptions, Normalization};
 use crate::synapse::SynapseKernel;
 use burn::config::Config;
 
@@ -41,4 +41,8 @@ pub struct LayerSettings {
     /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
     #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
     pub dense_above_density: f64,
+    /// How the membrane baselines (BN, BNTT, tdBN) learn and keep statistics. Default: as
+    /// their references do ([`MembraneNormOptions`]).
+    #[config(default = "MembraneNormOptions::new()")]
+    pub membrane: MembraneNormOptions,
 }

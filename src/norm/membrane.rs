@@ -1,9 +1,10 @@
-//! Batch normalizations of the membrane potential: the paper's baselines.
+//! Batch normalizations of the membrane potential: the paper's baselines, as their
+//! references define them.
 
 use crate::functional::Clock;
 use burn::config::Config;
-use burn::module::{Module, Param};
-use burn::nn::{BatchNorm, BatchNormConfig};
+use burn::module::{Flag, Module, Param, RunningState};
+use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -15,16 +16,66 @@ pub enum MembraneNormKind {
     /// batch, time and space, `y = γ·(v − μ)/sqrt(σ² + ε) + β`.
     Bn,
     /// Batch normalization through time (\[34\], Kim & Panda 2021): a separate normalization
-    /// (statistics, γ and β) for every one of `num_steps` time steps; statistics per channel
-    /// over batch and space. The input must have exactly `num_steps` steps.
+    /// for every one of `num_steps` time steps, statistics per channel over batch and space,
+    /// `y_t = γ_t·(v_t − μ_t)/sqrt(σ_t² + ε)`. As in the authors' code and SpikingJelly's
+    /// `BatchNormThroughTime2d`, it learns a scale per step and channel and no shift
+    /// ([`MembraneNormOptions::bntt_shift`] adds one). The input must have exactly
+    /// `num_steps` steps.
     Bntt {
         /// Time steps (one normalization each).
         num_steps: usize,
     },
-    /// Threshold-dependent batch normalization (\[33\], Zheng et al. 2021): statistics as `Bn`,
-    /// `y = λ·α·θ·(v − μ)/sqrt(σ² + ε) + β`. Implemented as `Bn` with `γ = λ·α·θ` initialized
-    /// to `α·θ`.
+    /// Threshold-dependent batch normalization (\[33\], Zheng et al. 2021, eq. 6): statistics as
+    /// `Bn`, `y = λ·(α·θ)·(v − μ)/sqrt(σ² + ε) + β` with λ (initialized to 1) and β learned and
+    /// `α·θ` a constant ([`MembraneNormOptions::tdbn_scale`] selects SpikingJelly's form,
+    /// which learns γ = λ·α·θ instead).
     TdBn,
+}
+
+/// How tdBN learns its scale. Both give the same forward pass at initialization; they differ
+/// in the gradient of the learned scale (by the factor `α·θ`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TdBnScale {
+    /// The paper's form (Zheng et al. 2021, eq. 6): `λ·(α·θ)` with λ learned, initialized to
+    /// 1, and `α·θ` a constant.
+    #[default]
+    Paper,
+    /// SpikingJelly's `ThresholdDependentBatchNorm2d`: `γ` learned, initialized to `α·θ`.
+    Folded,
+}
+
+/// Which variance of the batch the running average keeps (it is used in inference only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RunningVariance {
+    /// The unbiased estimate `n/(n−1)·σ²`, as PyTorch (and every reference the paper ran)
+    /// keeps it.
+    #[default]
+    Unbiased,
+    /// The biased batch variance `σ²`, as Burn's `BatchNorm` keeps it.
+    Biased,
+}
+
+/// How the membrane baselines learn and keep their statistics. The defaults follow the code of
+/// the papers they come from; the other values are documented alternatives.
+#[derive(Config, Debug, PartialEq)]
+pub struct MembraneNormOptions {
+    /// BNTT also learns a shift β per step and channel (this crate's BNTT before it
+    /// followed its reference). Default: false (BNTT's authors and SpikingJelly learn the scale only).
+    #[config(default = false)]
+    pub bntt_shift: bool,
+    /// How tdBN learns its scale. Default: [`TdBnScale::Paper`].
+    #[config(default = "TdBnScale::Paper")]
+    pub tdbn_scale: TdBnScale,
+    /// Which variance the running statistics keep. Default: [`RunningVariance::Unbiased`]
+    /// (PyTorch's).
+    #[config(default = "RunningVariance::Unbiased")]
+    pub running_variance: RunningVariance,
+    /// "Fair start" for BN and BNTT: their scale γ starts at `threshold_scale` (θ) instead of
+    /// 1, so that the normalized membrane potential starts at tdBN's scale `α·θ` and reaches
+    /// the threshold. **Not the paper's setting**; it measures whether the baselines' failure
+    /// is only their start. Default: false.
+    #[config(default = false)]
+    pub fair_start: bool,
 }
 
 /// Configuration of a [`MembraneNorm`].
@@ -34,7 +85,7 @@ pub struct MembraneNormConfig {
     pub kind: MembraneNormKind,
     /// Channels (dim 2 of the input).
     pub num_features: usize,
-    /// `α·θ` of tdBN (ignored by the others). Default: 10 (α = 1, θ = 10).
+    /// `α·θ` of tdBN, and the fair start's initial scale. Default: 10 (α = 1, θ = 10).
     #[config(default = 10.0)]
     pub threshold_scale: f64,
     /// ε of the variance. Default: 1e-5.
@@ -43,16 +94,42 @@ pub struct MembraneNormConfig {
     /// Momentum of the running statistics. Default: 0.1.
     #[config(default = 0.1)]
     pub momentum: f64,
+    /// What is learned and kept. Default: the references' forms.
+    #[config(default = "MembraneNormOptions::new()")]
+    pub options: MembraneNormOptions,
 }
 
 /// Batch normalization of the membrane potential `v` (see [`MembraneNormKind`]).
+///
+/// Training (an autodiff device with `training` enabled) normalizes with the batch statistics
+/// and updates their running averages; inference uses the running averages.
 #[derive(Module, Debug)]
 pub struct MembraneNorm {
-    /// The normalization: `num_features` channels, or `num_steps · num_features` for `Bntt`.
-    pub bn: BatchNorm,
+    /// The learned scale, one per normalized feature (`num_features`, or
+    /// `num_steps · num_features` for BNTT): γ, or tdBN's λ in the paper's form (then
+    /// multiplied by the constant [`gain`](Self::gain)).
+    pub scale: Param<Tensor<1>>,
+    /// The learned shift β, per feature; `None` where the normalization learns none (BNTT).
+    pub shift: Option<Param<Tensor<1>>>,
+    /// Running average of the mean.
+    pub running_mean: RunningState<Tensor<1>>,
+    /// Running average of the variance (see [`RunningVariance`]).
+    pub running_var: RunningState<Tensor<1>>,
+    /// Whether to use batch statistics (and update the running averages) on an autodiff
+    /// device.
+    pub training: Param<Flag>,
+    /// Constant factor on the scale: `α·θ` for tdBN in the paper's form, 1 otherwise.
+    pub gain: f64,
+    /// ε of the variance.
+    pub epsilon: f64,
+    /// Momentum of the running statistics.
+    pub momentum: f64,
     /// The kind.
     #[module(skip)]
     pub kind: MembraneNormKind,
+    /// Which variance the running average keeps.
+    #[module(skip)]
+    pub running_variance: RunningVariance,
     /// Channels.
     pub num_features: usize,
 }
@@ -62,34 +139,51 @@ impl MembraneNormConfig {
     ///
     /// # Panics
     ///
-    /// If `num_features` is 0, or `num_steps` is 0 for `Bntt`.
+    /// If `num_features` is 0, `num_steps` is 0 for `Bntt`, `epsilon` is not positive or
+    /// `momentum` is outside `[0, 1]`.
     pub fn init(&self, device: &Device) -> MembraneNorm {
         assert!(
             self.num_features > 0,
             "MembraneNormConfig: num_features must be > 0"
         );
-        let features = match self.kind {
+        assert!(
+            self.epsilon > 0.0 && self.epsilon.is_finite(),
+            "MembraneNormConfig: epsilon must be finite and > 0, got {}",
+            self.epsilon
+        );
+        assert!(
+            (0.0..=1.0).contains(&self.momentum),
+            "MembraneNormConfig: momentum must be in [0, 1], got {}",
+            self.momentum
+        );
+        let options = &self.options;
+        let (features, shift) = match self.kind {
             MembraneNormKind::Bntt { num_steps } => {
                 assert!(
                     num_steps > 0,
                     "MembraneNormConfig: Bntt needs num_steps > 0 (one normalization per time step)"
                 );
-                num_steps * self.num_features
+                (num_steps * self.num_features, options.bntt_shift)
             }
-            MembraneNormKind::Bn | MembraneNormKind::TdBn => self.num_features,
+            MembraneNormKind::Bn | MembraneNormKind::TdBn => (self.num_features, true),
         };
-        let mut bn = BatchNormConfig::new(features)
-            .with_epsilon(self.epsilon)
-            .with_momentum(self.momentum)
-            .init(device);
-        if self.kind == MembraneNormKind::TdBn {
-            bn.gamma = Param::from_tensor(
-                Tensor::ones([features], device).mul_scalar(self.threshold_scale),
-            );
-        }
+        let (initial_scale, gain) = match (self.kind, options.tdbn_scale) {
+            (MembraneNormKind::TdBn, TdBnScale::Paper) => (1.0, self.threshold_scale),
+            (MembraneNormKind::TdBn, TdBnScale::Folded) => (self.threshold_scale, 1.0),
+            _ if options.fair_start => (self.threshold_scale, 1.0),
+            _ => (1.0, 1.0),
+        };
         MembraneNorm {
-            bn,
+            scale: Param::from_tensor(Tensor::full([features], initial_scale, device)),
+            shift: shift.then(|| Param::from_tensor(Tensor::zeros([features], device))),
+            running_mean: RunningState::new(Tensor::zeros([features], device)),
+            running_var: RunningState::new(Tensor::ones([features], device)),
+            training: Param::from_bool(true),
+            gain,
+            epsilon: self.epsilon,
+            momentum: self.momentum,
             kind: self.kind,
+            running_variance: options.running_variance,
             num_features: self.num_features,
         }
     }
@@ -126,7 +220,79 @@ impl MembraneNorm {
             }
             MembraneNormKind::Bn | MembraneNormKind::TdBn => [b * t, c, rest],
         };
-        self.bn.forward(v.reshape(folded)).reshape(dims)
+        let v = v.reshape(folded);
+        let device = v.device();
+        let features = 0..self.scale.dims()[0];
+        if device.is_autodiff() && self.training.is_enabled() {
+            self.forward_train(v).reshape(dims)
+        } else {
+            self.forward_inference(v, features).reshape(dims)
+        }
+    }
+
+    /// Batch statistics, and the running averages updated.
+    fn forward_train(&self, v: Tensor<3>) -> Tensor<3> {
+        let [n, features, rest] = v.dims();
+        let device = v.device();
+        let scale = self.scale_values(0..features, &device);
+        let shift = self.shift_values(0..features, &device);
+        let result = batch_norm_train(v, scale, shift, self.epsilon);
+        // Samples per statistic; PyTorch keeps the unbiased variance n/(n−1)·σ².
+        let count = (n * rest) as f64;
+        let correction = match self.running_variance {
+            RunningVariance::Unbiased if count > 1.0 => count / (count - 1.0),
+            _ => 1.0,
+        };
+        let momentum = self.momentum;
+        let update = |state: &RunningState<Tensor<1>>, batch: Tensor<1>| {
+            let running = state.value_sync().to_device(&device);
+            state.update(
+                running
+                    .mul_scalar(1.0 - momentum)
+                    .add(batch.detach().mul_scalar(momentum))
+                    .detach(),
+            );
+        };
+        update(&self.running_mean, result.mean);
+        update(&self.running_var, result.variance.mul_scalar(correction));
+        result.output
+    }
+
+    /// The running statistics of `features` (a range of the normalized features).
+    fn forward_inference(&self, v: Tensor<3>, features: core::ops::Range<usize>) -> Tensor<3> {
+        let device = v.device();
+        let running = |state: &RunningState<Tensor<1>>| {
+            state.value().to_device(&device).slice([features.clone()])
+        };
+        batch_norm(
+            v,
+            self.scale_values(features.clone(), &device),
+            self.shift_values(features.clone(), &device),
+            running(&self.running_mean),
+            running(&self.running_var),
+            self.epsilon,
+        )
+    }
+
+    /// The scale applied to `features`: the learned scale times the constant gain.
+    fn scale_values(&self, features: core::ops::Range<usize>, device: &Device) -> Tensor<1> {
+        let all = features.len() == self.scale.dims()[0];
+        let scale = self.scale.val();
+        let scale = if all { scale } else { scale.slice([features]) };
+        let scale = if self.gain == 1.0 {
+            scale
+        } else {
+            scale.mul_scalar(self.gain)
+        };
+        scale.to_device(device)
+    }
+
+    /// The shift applied to `features` (zeros where none is learned).
+    fn shift_values(&self, features: core::ops::Range<usize>, device: &Device) -> Tensor<1> {
+        match &self.shift {
+            Some(shift) => shift.val().slice([features]).to_device(device),
+            None => Tensor::zeros([features.len()], device),
+        }
     }
 
     /// [`forward`](Self::forward) on `clock`. On a stream (inference: the running
@@ -152,21 +318,8 @@ impl MembraneNorm {
             start + k
         );
         let rest = dims[3..].iter().product::<usize>();
-        let features = start * c..(start + k) * c;
-        let device = v.device();
-        let bn = &self.bn;
-        burn::tensor::module::batch_norm(
-            v.reshape([b, k * c, rest]),
-            bn.gamma.val().slice([features.clone()]),
-            bn.beta.val().slice([features.clone()]),
-            bn.running_mean
-                .value()
-                .to_device(&device)
-                .slice([features.clone()]),
-            bn.running_var.value().to_device(&device).slice([features]),
-            bn.epsilon,
-        )
-        .reshape(dims)
+        self.forward_inference(v.reshape([b, k * c, rest]), start * c..(start + k) * c)
+            .reshape(dims)
     }
 
     /// The most time steps a stream through this normalization may run (BNTT: its
