@@ -4,8 +4,11 @@
 //! value stops the run naming the parameter, epoch and batch.
 #![cfg(feature = "train")]
 
+use burn::data::dataloader::DataLoader;
+use burn::module::Module;
 use burn::tensor::Device;
-use burn_snn::data::SaccadeShapes;
+use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
+use burn_snn::model::{correct, spike_counts};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, TrainError, train};
 use std::sync::Arc;
@@ -76,6 +79,22 @@ fn resumed_run_matches_an_uninterrupted_one() {
         );
         assert_eq!(a.valid.accuracy, b.valid.accuracy, "epoch {}", a.epoch);
     }
+    // The reported test metrics (read from Burn's evaluation logs) are those of the saved best
+    // model, evaluated here on its own.
+    let test = straight.test.as_ref().expect("a test split");
+    assert_eq!(test.samples, valid.len());
+    let best = config(3)
+        .model([2, 16, 16], valid.classes())
+        .init(&device())
+        .load_file(root.join("straight/model-best.bpk"));
+    let loader = SpikeDataLoader::eval(valid.clone(), 8, &device());
+    let mut right = 0;
+    for batch in loader.iter() {
+        let batch = batch.unwrap();
+        right += correct(spike_counts(best.forward(batch.spikes)), batch.labels);
+    }
+    assert_eq!(test.accuracy, right as f64 / valid.len() as f64);
+    assert!(test.loss.is_finite() && test.loss > 0.0, "{}", test.loss);
     let dir = root.join("resumed");
     for file in [
         "config.json",

@@ -1,6 +1,6 @@
 //! [`RunMonitor`]: burn-train's renderer for [`train`](super::train) — progress through the
 //! `log` facade, and what the run report needs that Burn's metric logs do not hold (epoch wall
-//! times, the position of a failed step, test-split metrics).
+//! times, the position of a failed step). Every metric of the report comes from Burn's logs.
 
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
@@ -51,8 +51,6 @@ struct State {
     batches: usize,
     train: Sums,
     valid: Sums,
-    test: Sums,
-    test_samples: usize,
     split_start: Option<Instant>,
     epoch_start: Option<Instant>,
     seconds: BTreeMap<usize, f64>,
@@ -61,7 +59,8 @@ struct State {
 
 /// burn-train's renderer for burn-snn's runs: logs a progress line every `progress_every`
 /// training batches and a summary per epoch (`log::info!`), and records each epoch's wall
-/// time, the epoch and batch of the last training step, and the test split's metrics.
+/// time and the epoch and batch of the last training step. It keeps no metric for the report:
+/// those are read from Burn's metric logs.
 ///
 /// Clones share their record: give one clone to `SupervisedTraining::renderer` (and another to
 /// an `Evaluator`), keep one to read.
@@ -107,17 +106,6 @@ impl RunMonitor {
         self.state().last_train
     }
 
-    /// The mean of a numeric metric over the test split (per-sample weighting, as Burn's
-    /// metrics aggregate).
-    pub fn test_metric(&self, name: &str) -> Option<f64> {
-        self.state().test.mean(name)
-    }
-
-    /// Samples seen by the test split.
-    pub fn test_samples(&self) -> usize {
-        self.state().test_samples
-    }
-
     fn record(&self, which: Which, state: MetricState) {
         let MetricState::Numeric(entry, Some(value)) = state else {
             return;
@@ -129,7 +117,6 @@ impl RunMonitor {
         match which {
             Which::Train => s.train.add(&name, &value),
             Which::Valid => s.valid.add(&name, &value),
-            Which::Test => s.test.add(&name, &value),
         }
     }
 }
@@ -138,7 +125,6 @@ impl RunMonitor {
 enum Which {
     Train,
     Valid,
-    Test,
 }
 
 fn percent(sums: &Sums, name: &str) -> String {
@@ -189,9 +175,7 @@ impl MetricsRendererTraining for RunMonitor {
 }
 
 impl MetricsRendererEvaluation for RunMonitor {
-    fn update_test(&mut self, _name: EvaluationName, state: MetricState) {
-        self.record(Which::Test, state);
-    }
+    fn update_test(&mut self, _name: EvaluationName, _state: MetricState) {}
 
     fn on_test_end(
         &mut self,
@@ -284,11 +268,7 @@ impl TrainingProgressLogger for RunMonitor {
 impl EvaluationProgressLogger for RunMonitor {
     fn start_global_progress(&mut self, _total_tests: usize) {}
 
-    fn start_test(&mut self, _name: &str, total_items: usize) {
-        let mut s = self.state();
-        s.test = Sums::default();
-        s.test_samples = total_items;
-    }
+    fn start_test(&mut self, _name: &str, _total_items: usize) {}
 
     fn update_test_progress(&mut self, _items_processed: usize) {}
 

@@ -13,7 +13,7 @@ use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::metric::{AccuracyMetric, LossMetric, NumericEntry};
 use burn::train::{
     EvaluatorBuilder, ExecutionStrategy, Interrupter, Learner, LearnerSummary, MultiDeviceOptim,
     SupervisedTraining,
@@ -466,12 +466,7 @@ impl Finished {
         if let Some(error) = result.error {
             return Err(TrainError::Engine(format!("testing: {error}")));
         }
-        let eval = Evaluation {
-            loss: self.monitor.test_metric("Loss").unwrap_or(f64::NAN),
-            accuracy: self.monitor.test_metric("Accuracy").unwrap_or(f64::NAN) / 100.0,
-            samples: self.monitor.test_samples(),
-            rates: Vec::new(),
-        };
+        let eval = read_evaluation(dir, "test")?;
         log::info!(
             "test (best model, epoch {best_epoch}): loss {:.4} acc {:.2}% on {} samples",
             eval.loss,
@@ -522,6 +517,50 @@ fn last_checkpoint(dir: &Path) -> Option<usize> {
         .filter_map(|name| epoch(name, "model-"))
         .filter(|e| entries.contains(&format!("optim-{e}.bpk")))
         .max()
+}
+
+/// The metrics of evaluation `name` from the logs Burn's evaluator wrote
+/// (`<dir>/test/<name>/<metric>.log`, one `value,count` entry per batch): the means weighted by
+/// the batch sizes, as Burn's metrics aggregate. burn-train 0.22's `LearnerSummary` looks for
+/// evaluation logs under epoch folders, which the evaluator does not write, so they are read
+/// here.
+fn read_evaluation(dir: &Path, name: &str) -> Result<Evaluation, TrainError> {
+    let read = |metric: &str| -> Result<(f64, usize), TrainError> {
+        let path = dir.join("test").join(name).join(format!("{metric}.log"));
+        let text = std::fs::read_to_string(&path).map_err(|e| files_err(&path, e))?;
+        let (mut sum, mut count) = (0.0, 0);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match NumericEntry::deserialize(line) {
+                Ok(NumericEntry::Aggregated {
+                    aggregated_value,
+                    count: n,
+                }) => {
+                    sum += aggregated_value * n as f64;
+                    count += n;
+                }
+                Ok(NumericEntry::Value(v)) => {
+                    sum += v;
+                    count += 1;
+                }
+                Ok(NumericEntry::Final(_)) => {}
+                Err(e) => {
+                    return Err(files_err(
+                        &path,
+                        format!("unreadable metric entry {line:?}: {e}"),
+                    ));
+                }
+            }
+        }
+        Ok((if count > 0 { sum / count as f64 } else { f64::NAN }, count))
+    };
+    let (accuracy, samples) = read("Accuracy")?;
+    let (loss, _) = read("Loss")?;
+    Ok(Evaluation {
+        loss,
+        accuracy: accuracy / 100.0,
+        samples,
+        rates: Vec::new(),
+    })
 }
 
 /// Every epoch's training and validation metrics, from Burn's metric logs.
