@@ -11,7 +11,7 @@ use burn_snn::norm::{MembraneNormOptions, Normalization, RunningVariance, TdBnSc
 use burn_snn::synapse::SynapseKernel;
 use burn_snn::train::{
     ExperimentConfig, MultiDeviceStrategy, OptimizerKind, RunOptions, RunReport, Series,
-    TrainError, XAxis, rate_series, train, write_chart,
+    TrainError, XAxis, train, write_chart,
 };
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -494,7 +494,7 @@ impl Common {
                 if let Some(last) = report.history.last() {
                     let names: Vec<String> =
                         last.train.rates.iter().map(|(n, _)| n.clone()).collect();
-                    rates.push((rate_series(&label, last), names));
+                    rates.push((last.rate_series(&label), names));
                 }
             }
             numeric.push(Series {

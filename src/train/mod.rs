@@ -19,15 +19,18 @@ mod plot;
 #[cfg(feature = "train")]
 mod run;
 
-pub use experiment::*;
-pub use finite::*;
+pub use experiment::{ExperimentConfig, LossKind, OptimizerKind};
+pub use finite::{all_finite, first_non_finite};
 #[cfg(feature = "train")]
-pub use learner::*;
+pub use learner::{NonFiniteGuard, SnnClassifier, SnnClassifierConfig, SpikeClassificationOutput};
 #[cfg(feature = "train")]
-pub use metric::*;
+pub use metric::{FiringRateInput, FiringRateMetric};
 #[cfg(feature = "train")]
-pub use monitor::*;
+pub use monitor::RunMonitor;
 #[cfg(feature = "train")]
-pub use plot::*;
+pub use plot::{Series, XAxis};
 #[cfg(feature = "train")]
-pub use run::*;
+pub use run::{
+    EpochRecord, Evaluation, MultiDeviceStrategy, RunOptions, RunReport, TrainError, train,
+    write_chart,
+};

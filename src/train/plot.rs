@@ -12,7 +12,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// The x axis of a [`line_chart`].
+/// The x axis of a chart ([`write_chart`](super::write_chart)).
 #[derive(Clone, Copy, Debug)]
 pub enum XAxis<'a> {
     /// Numbers with round ticks (epochs, a swept parameter).
@@ -26,7 +26,7 @@ pub enum XAxis<'a> {
 /// Drawing a chart failed (plotters' error, as text).
 #[derive(Debug, thiserror::Error)]
 #[error("drawing the chart {title:?}: {message}")]
-pub struct PlotError {
+pub(crate) struct PlotError {
     title: String,
     message: String,
 }
@@ -46,7 +46,7 @@ const COLORS: [RGBColor; 8] = [
 ///
 /// The y axis starts at 0 unless a value is negative; the x axis spans the points (at least
 /// one unit).
-pub fn line_chart(
+pub(crate) fn line_chart(
     title: &str,
     x_label: &str,
     y_label: &str,

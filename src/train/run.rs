@@ -1,6 +1,7 @@
+use super::plot::line_chart;
 use super::{
     ExperimentConfig, FiringRateMetric, RunMonitor, Series, SnnClassifier, SnnClassifierConfig,
-    XAxis, line_chart,
+    XAxis,
 };
 use crate::data::{DataError, SpikeData, SpikeDataLoader};
 use crate::model::ModelError;
@@ -93,6 +94,19 @@ pub struct EpochRecord {
     /// Wall time of the epoch (training and validation), seconds; NaN when the epoch ran in
     /// an earlier process whose times were not saved.
     pub seconds: f64,
+}
+
+impl EpochRecord {
+    /// The epoch's per-layer training firing rates as a chart line named `name`, at x = 0, 1,
+    /// 2, … (draw it with [`XAxis::Categories`] and the layer names).
+    pub fn rate_series(&self, name: &str) -> Series {
+        Series {
+            name: name.to_string(),
+            points: (self.train.rates.iter().enumerate())
+                .map(|(j, (_, v))| (j as f64, *v))
+                .collect(),
+        }
+    }
 }
 
 /// The outcome of [`train`], also written as `result.json`.
@@ -551,7 +565,14 @@ fn read_evaluation(dir: &Path, name: &str) -> Result<Evaluation, TrainError> {
                 }
             }
         }
-        Ok((if count > 0 { sum / count as f64 } else { f64::NAN }, count))
+        Ok((
+            if count > 0 {
+                sum / count as f64
+            } else {
+                f64::NAN
+            },
+            count,
+        ))
     };
     let (accuracy, samples) = read("Accuracy")?;
     let (loss, _) = read("Loss")?;
@@ -634,8 +655,27 @@ fn save_atomic<M: Module>(model: &M, path: &Path) -> Result<(), TrainError> {
     std::fs::rename(&tmp, path).map_err(|e| files_err(path, e))
 }
 
-/// Draws a [`line_chart`] and writes it to `path` (atomically: a temporary file, then a
-/// rename).
+/// Draws an SVG line chart (760×460, round ticks, a grid and a legend; the y axis starts at
+/// 0 unless a value is negative) and writes it to `path` atomically (a temporary file, then a
+/// rename). The examples draw their sweeps and the streaming chart with it.
+///
+/// ```no_run
+/// use burn_snn::train::{Series, XAxis, write_chart};
+///
+/// let accuracy = Series {
+///     name: "PSP-LN".into(),
+///     points: vec![(1.0, 0.61), (2.0, 0.68)],
+/// };
+/// write_chart(
+///     "accuracy.svg".as_ref(),
+///     "Validation accuracy",
+///     "epoch",
+///     "accuracy",
+///     &[accuracy],
+///     XAxis::Epochs,
+/// )?;
+/// # Ok::<(), burn_snn::train::TrainError>(())
+/// ```
 pub fn write_chart(
     path: &Path,
     title: &str,
@@ -650,7 +690,7 @@ pub fn write_chart(
 }
 
 /// Writes `metrics.csv`, `accuracy.svg`, `loss.svg` and `rates.svg` from a run's history.
-pub fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
+pub(crate) fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
     let history = &report.history;
     let Some(last) = history.last() else {
         return Ok(());
@@ -697,7 +737,7 @@ pub fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
     picks.dedup();
     let rates: Vec<Series> = picks
         .into_iter()
-        .map(|i| rate_series(&format!("epoch {}", history[i].epoch), &history[i]))
+        .map(|i| history[i].rate_series(&format!("epoch {}", history[i].epoch)))
         .collect();
     chart(
         "rates.svg",
@@ -707,18 +747,4 @@ pub fn write_reports(dir: &Path, report: &RunReport) -> Result<(), TrainError> {
         &rates,
         XAxis::Categories(&layers),
     )
-}
-
-/// An epoch's per-layer training firing rates as a chart line at x = 0, 1, 2, ….
-pub fn rate_series(name: &str, record: &EpochRecord) -> Series {
-    Series {
-        name: name.to_string(),
-        points: record
-            .train
-            .rates
-            .iter()
-            .enumerate()
-            .map(|(j, (_, v))| (j as f64, *v))
-            .collect(),
-    }
 }
