@@ -76,7 +76,7 @@ fn main() {
         // τs = τr = 1 step and weight scale 20 (the same for every model) were chosen by the
         // firing rates at initialization, not by accuracy: with them PSP-LN/PSP-BN fire in all
         // 13 layers and pre-activation ResNet-32 in all 32, while no normalization dies at
-        // layer 3 and post-activation ResNet-32 in block 8 (README, "Deep networks";
+        // layer 3 and post-activation ResNet-32 in block 8 (docs/results.md, "Deep networks";
         // `examples/init_rates.rs`).
         cpu_deep: Defaults {
             arch: table2,

@@ -61,4 +61,9 @@ mod test_util;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The user guide's code samples (`docs/guide.md`), run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;
+
 pub use srm::{InvalidSrmConfig, SrmConfig};

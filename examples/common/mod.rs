@@ -24,7 +24,7 @@ pub enum Preset {
     /// A reduced setting that shows learning within minutes on 2 CPU cores.
     CpuSmall,
     /// The paper's deep networks (Table 2's 13 layers, ResNet-32) at a reduced size: about 8
-    /// minutes per run on 2 CPU cores (see README for what it shows).
+    /// minutes per run on 2 CPU cores (see docs/results.md for what it shows).
     CpuDeep,
 }
 

@@ -37,7 +37,7 @@ pub enum SynapseInput {
 
 /// The weight of one extra PSP pass per neuron and step against one multiply-add of the saved
 /// convolutions, in [`SynapseKernel::for_synapse`]'s rule (see there; measured on a 2-core
-/// x86-64 machine with `cargo bench --bench train_step` and `BURN_SNN_BENCH_SPEC`, README).
+/// x86-64 machine with `cargo bench --bench train_step` and `BURN_SNN_BENCH_SPEC`; docs/benchmarks.md).
 const PSP_PASS_COST: usize = 8;
 
 impl SynapseKernel {
