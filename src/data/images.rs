@@ -21,6 +21,18 @@ pub struct ImageItem {
 }
 
 /// The images and labels of one split, held in memory (47 MB for Fashion-MNIST's train split).
+///
+/// ```no_run
+/// use burn::data::dataset::Dataset;
+/// use burn_snn::data::{ImageDataset, Split, fashion_mnist_dir};
+///
+/// // The cache (downloading when missing, feature `download`), or `Some(dir)` offline.
+/// let dir = fashion_mnist_dir(None)?;
+/// let train = ImageDataset::from_dir(&dir, Split::Train)?;
+/// let item = train.get(0)?;
+/// assert_eq!((item.rows, item.cols), (28, 28));
+/// # Ok::<(), burn_snn::data::DataError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ImageDataset {
     images: Arc<Vec<u8>>,

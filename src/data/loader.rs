@@ -20,6 +20,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// Slices (Burn's multi-device strategies split a loader by item range) cut the same epoch
 /// order, so the parts of one epoch are disjoint and together are the whole.
+///
+/// ```
+/// use burn::data::dataloader::DataLoader;
+/// use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
+/// use std::sync::Arc;
+///
+/// let device = burn_snn::device::cpu();
+/// let data: Arc<dyn SpikeData> = Arc::new(SaccadeShapes::new(100, 1));
+/// // 40 random samples per epoch in batches of 10, seed 7, from epoch 0.
+/// let train = SpikeDataLoader::train(data.clone(), 10, 40, 7, 0, &device);
+/// assert_eq!(train.iter().count(), 4);
+/// let eval = SpikeDataLoader::eval(data, 10, &device);
+/// assert_eq!(eval.iter().count(), 10);
+/// ```
 #[derive(Clone)]
 pub struct SpikeDataLoader {
     data: Arc<dyn SpikeData>,

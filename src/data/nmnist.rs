@@ -19,6 +19,20 @@ pub struct NmnistItem {
 /// Opening lists the files (and checks that every class folder exists); [`Dataset::get`]
 /// reads and decodes one file, returning a [`DataError`] that names the file when it is
 /// malformed. [`NmnistDataset::check`] decodes every file up front, in parallel.
+///
+/// ```no_run
+/// use burn::data::dataloader::batcher::Batcher;
+/// use burn::data::dataset::Dataset;
+/// use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split};
+///
+/// let device = burn_snn::device::cpu();
+/// let test = NmnistDataset::from_dir("data/nmnist", Split::Test)?;
+/// let items = (0..10).map(|i| test.read(i)).collect::<Result<Vec<_>, _>>()?;
+/// // 300 steps of 1 ms (the paper's N-MNIST window): [10, 300, 2, 34, 34] spikes.
+/// let batch = NmnistBatcher { binning: Binning::default() }.batch(items, &device);
+/// assert_eq!(batch.spikes.dims(), [10, 300, 2, 34, 34]);
+/// # Ok::<(), burn_snn::data::DataError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct NmnistDataset {
     files: Vec<(PathBuf, usize)>,

@@ -145,6 +145,18 @@ pub enum ModelError {
 }
 
 /// Configuration of an [`SnnModel`] for a data set.
+///
+/// ```
+/// use burn_snn::model::{Architecture, SnnModelConfig};
+///
+/// let device = burn_snn::device::cpu();
+/// // Either kind of network from one typed architecture: a string, or a ResNet name.
+/// let arch: Architecture = "resnet32-pre".parse().unwrap();
+/// let model = SnnModelConfig::new(arch.with_widths(vec![8, 16]), [1, 34, 34], 10)
+///     .try_init(&device)
+///     .expect("the architecture fits the input");
+/// # let _ = model;
+/// ```
 #[derive(Config, Debug)]
 pub struct SnnModelConfig {
     /// The architecture.

@@ -15,6 +15,22 @@ use burn::tensor::{Device, Tensor, assert_shape};
 
 /// Configuration of a [`SpikingNetwork`]: an architecture and the settings shared by its
 /// layers.
+///
+/// ```
+/// use burn::tensor::{Distribution, Tensor};
+/// use burn_snn::model::{PaperDataset, SpikingNetworkConfig, table2_arch};
+/// use burn_snn::neuron::LayerSettings;
+/// use burn_snn::norm::Normalization;
+///
+/// let device = burn_snn::device::cpu();
+/// // Table 2's N-MNIST network with PSP-BN, for 16 time steps.
+/// let spec = table2_arch(PaperDataset::Nmnist, Normalization::PspBatch).parse().unwrap();
+/// let settings = LayerSettings::new().with_norm(Normalization::PspBatch).with_num_steps(16);
+/// let net = SpikingNetworkConfig::new(spec).with_settings(settings).init(&device);
+/// assert_eq!(net.layers.len(), 13);
+/// let input = Tensor::<5>::random([1, 16, 2, 34, 34], Distribution::Bernoulli(0.02), &device);
+/// assert_eq!(net.forward(input).dims(), [1, 16, 10]);
+/// ```
 #[derive(Config, Debug)]
 pub struct SpikingNetworkConfig {
     /// The architecture (Table 2), e.g.

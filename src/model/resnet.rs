@@ -16,6 +16,21 @@ use burn::tensor::{Device, Tensor, assert_shape};
 /// residual blocks. The blocks are split as evenly as possible over the stages (earlier stages
 /// take the remainder); every stage after the first starts with a stride-2 block whose
 /// shortcut is a 1×1 projection.
+///
+/// ```
+/// use burn_snn::block::BlockKind;
+/// use burn_snn::model::SpikingResNetConfig;
+/// use burn_snn::neuron::LayerSettings;
+///
+/// let device = burn_snn::device::cpu();
+/// // A pre-activation ResNet-20 (9 blocks) with PSP-LN (the default), widths 8 and 16.
+/// let resnet = SpikingResNetConfig::new(20, BlockKind::Pre)
+///     .with_widths(vec![8, 16])
+///     .with_input([2, 34, 34])
+///     .with_settings(LayerSettings::new().with_num_steps(16))
+///     .init(&device);
+/// assert_eq!(resnet.depth(), 20);
+/// ```
 #[derive(Config, Debug)]
 pub struct SpikingResNetConfig {
     /// Total synapse layers, even and ≥ 4 (106 in Table 3).

@@ -19,6 +19,18 @@ pub enum WeightDecayMode {
 /// Configuration of [`AdaBelief`]. The defaults are those of the reference implementation,
 /// `adabelief-pytorch` 0.2.x: ε = 1e-16, decoupled weight decay, rectification on, SGD
 /// fallback on, no AMSGrad, no fixed decay.
+///
+/// ```
+/// use burn_snn::optim::AdaBeliefConfig;
+///
+/// // The paper's weight decay; rectification off for runs of a few hundred steps (the CPU
+/// // presets of the examples). `init()` gives Burn's `Optimizer` for a `Learner`.
+/// let optim = AdaBeliefConfig::new()
+///     .with_weight_decay(1e-4)
+///     .with_rectify(false)
+///     .init();
+/// # let _ = optim;
+/// ```
 #[derive(Config, Debug)]
 pub struct AdaBeliefConfig {
     /// β1, decay of the gradient mean. Default: 0.9.

@@ -72,6 +72,29 @@ impl LossKind {
 
 /// Everything that defines a training run; saved as `config.json` in the run directory and
 /// reloadable with `ExperimentConfig::load`.
+///
+/// ```no_run
+/// use burn_snn::data::SaccadeShapes;
+/// use burn_snn::neuron::LayerSettings;
+/// use burn_snn::train::{ExperimentConfig, RunOptions, train};
+/// use std::sync::Arc;
+///
+/// let config = ExperimentConfig::new("16x16x2-n8c3-p2-n16c3-p2-n4".parse().unwrap())
+///     .with_settings(LayerSettings::new().with_num_steps(40))
+///     .with_epochs(4)
+///     .with_samples_per_epoch(800);
+/// let device = burn_snn::device::cpu();
+/// let (training, valid) = (SaccadeShapes::new(800, 1), SaccadeShapes::new(200, 2));
+/// let report = train(
+///     &config,
+///     Arc::new(training),
+///     Arc::new(valid.clone()),
+///     Some(Arc::new(valid)),
+///     &RunOptions::new("runs/shapes", &device),
+/// )?;
+/// println!("best validation accuracy {:.1}%", 100.0 * report.best_valid_accuracy);
+/// # Ok::<(), burn_snn::train::TrainError>(())
+/// ```
 #[derive(Config, Debug)]
 pub struct ExperimentConfig {
     /// The network: a Table 2 string, or a ResNet (`"resnet106-pre".parse()?`).

@@ -123,6 +123,27 @@ impl std::fmt::Debug for NonFiniteGuard {
 /// [`FiringRateMetric`](super::FiringRateMetric). Before each update the parameters and gradients are checked for NaN
 /// and infinity with one fused reduction; a non-finite value stops the run naming the
 /// parameter: with a panic, or through an interrupter ([`stop_with`](Self::stop_with)).
+///
+/// ```
+/// use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
+/// use burn_snn::model::SnnModelConfig;
+/// use burn_snn::neuron::LayerSettings;
+/// use burn_snn::train::{LossKind, SnnClassifierConfig};
+/// use burn::data::dataloader::DataLoader;
+/// use burn::train::TrainStep;
+/// use std::sync::Arc;
+///
+/// let device = burn_snn::device::cpu().autodiff();
+/// let model = SnnModelConfig::new("16x16x2-n4c3-p2-n4".parse().unwrap(), [2, 16, 16], 4)
+///     .with_settings(LayerSettings::new().with_num_steps(20));
+/// let classifier = SnnClassifierConfig::new(model, LossKind::DEFAULT_SPIKE_COUNT).init(&device);
+/// // One training step by hand (Burn's `Learner` does this in a run).
+/// let data: Arc<dyn SpikeData> = Arc::new(SaccadeShapes::new(8, 1));
+/// let loader = SpikeDataLoader::train(data, 4, 0, 7, 0, &device);
+/// let batch = loader.iter().next().unwrap().unwrap();
+/// let output = classifier.step(batch);
+/// # let _ = output;
+/// ```
 #[derive(Module, Debug)]
 pub struct SnnClassifier {
     /// The network.
