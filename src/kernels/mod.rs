@@ -41,6 +41,7 @@
 //! `Dispatch`. A new CPU backend implements the small trait `host::CpuHost` (read and write
 //! host buffers) and invokes `impl_cpu_backend!` — nothing else (`flex.rs`, `ndarray.rs`).
 
+mod addressable;
 pub(crate) mod cpu;
 pub(crate) mod event;
 pub(crate) mod input_grad;
