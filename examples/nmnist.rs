@@ -25,18 +25,6 @@ use clap::Parser;
 use common::{Common, Defaults, Presets, marked};
 use std::sync::Arc;
 
-/// The cpu-deep preset's ResNets (Table 3's blocks at depth 32: 15 blocks, widths 8 and 16).
-const DEEP_MODELS: &[&str] = &[
-    "none",
-    "psp-bn",
-    "psp-ln",
-    "bn",
-    "bntt",
-    "tdbn",
-    "resnet32-pre",
-    "resnet32-post",
-];
-
 fn main() {
     let args = Common::parse();
     let table2 = |norm| table2_arch(PaperDataset::Nmnist, norm).to_string();
@@ -50,7 +38,7 @@ fn main() {
             valid_samples: 0,
             test_samples: 0,
             widths: &[16, 32],
-            models: DEEP_MODELS,
+            models: common::DEEP_MODELS,
             tau: 10.0,
             weight_scale: 10.0,
             rectify: true,
@@ -87,7 +75,7 @@ fn main() {
             valid_samples: 0,
             test_samples: 0,
             widths: &[8, 16],
-            models: DEEP_MODELS,
+            models: common::DEEP_MODELS,
             tau: 1.0,
             weight_scale: 20.0,
             rectify: false,

@@ -5,12 +5,15 @@
 //! the input gradient and every learnable parameter's gradient of two training steps, the
 //! running statistics they leave, and an inference pass.
 
+mod common;
+
 use burn::module::{Module, Param};
-use burn::tensor::{Device, FloatDType, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use burn_snn::norm::{
     MembraneNorm, MembraneNormConfig, MembraneNormKind, MembraneNormOptions, RunningVariance,
     TdBnScale,
 };
+use common::{device_f64, values};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -50,18 +53,6 @@ struct Eval {
 
 fn fixture() -> Fixture {
     serde_json::from_str(include_str!("fixtures/membrane_norm_reference.json")).expect("fixture")
-}
-
-/// The CPU device with f64 as its float type (set once, before any tensor).
-fn device_f64() -> Device {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    let mut device = burn_snn::device::cpu();
-    ONCE.call_once(|| device.configure(FloatDType::F64).expect("f64 on the CPU"));
-    device
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
 }
 
 #[track_caller]

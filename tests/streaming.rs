@@ -2,10 +2,12 @@
 //! causal normalization, on synthetic inputs and on the N-MNIST recordings of
 //! `$BURN_SNN_DATA/nmnist-small` (the latter `#[ignore]`d without data; `.ci/run` runs them).
 
+mod common;
+
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, FloatDType, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 use burn_snn::SrmConfig;
 use burn_snn::block::BlockKind;
 use burn_snn::data::{Binning, NmnistBatcher, NmnistDataset, Split};
@@ -16,6 +18,7 @@ use burn_snn::model::{
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::synapse::SynapseKernel;
+use common::{device_f64, serial, values};
 use std::path::PathBuf;
 
 /// The normalizations whose statistics are causal.
@@ -40,18 +43,6 @@ fn settings(norm: Normalization, steps: usize, weight_scale: f64) -> LayerSettin
         }
         _ => settings,
     }
-}
-
-/// The CPU device with f64 as its float type (set once, before any tensor).
-fn device_f64() -> Device {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    let mut device = burn_snn::device::cpu();
-    ONCE.call_once(|| device.configure(FloatDType::F64).expect("f64 on the CPU"));
-    device
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
 }
 
 /// The model after one training-mode forward pass on `warmup` (so that the running
@@ -104,6 +95,7 @@ fn assert_streams_exactly<M: Streaming>(
 
 #[test]
 fn plain_networks_stream_exactly_for_every_causal_normalization() {
+    let _serial = serial();
     let device = device_f64();
     device.seed(7);
     let (t, b) = (24, 3);
@@ -135,6 +127,7 @@ fn plain_networks_stream_exactly_for_every_causal_normalization() {
 
 #[test]
 fn residual_networks_stream_exactly_for_every_causal_normalization() {
+    let _serial = serial();
     let device = device_f64();
     device.seed(8);
     let (t, b) = (20, 2);
@@ -166,6 +159,7 @@ fn residual_networks_stream_exactly_for_every_causal_normalization() {
 /// any chunking gives the same output.
 #[test]
 fn psp_ln_causal_forms() {
+    let _serial = serial();
     let device = device_f64();
     device.seed(9);
     let t = 24;
@@ -223,6 +217,7 @@ fn psp_ln_causal_forms() {
 
 #[test]
 fn bntt_refuses_steps_past_its_statistics_and_the_stream_stays_usable() {
+    let _serial = serial();
     let device = device_f64();
     let t = 6;
     let spec = NetworkSpec::parse("8x8x2-n4c3-10")
@@ -266,6 +261,7 @@ fn bntt_refuses_steps_past_its_statistics_and_the_stream_stays_usable() {
 
 #[test]
 fn a_stream_holds_constant_memory() {
+    let _serial = serial();
     let device = device_f64();
     let model = SpikingNetworkConfig::new("12x12x2-n6c3-p2-n8c3-10".parse().unwrap()).init(&device);
     let mut state = model.stream(2, &device);
@@ -284,6 +280,7 @@ fn a_stream_holds_constant_memory() {
     expected = "Streaming: expected input [2, k >= 1, 2, 12, 12] for this network and stream, got [1, 1, 2, 12, 12]"
 )]
 fn a_chunk_of_another_batch_size_panics_naming_both() {
+    let _serial = serial();
     let device = device_f64();
     let model = SpikingNetworkConfig::new("12x12x2-n6c3-10".parse().unwrap()).init(&device);
     let mut state = model.stream(2, &device);
@@ -316,6 +313,7 @@ fn nmnist_test(steps: usize, device: &Device) -> Tensor<5> {
 #[test]
 #[ignore = "needs BURN_SNN_DATA"]
 fn nmnist_recordings_stream_exactly_in_f64() {
+    let _serial = serial();
     let device = device_f64();
     device.seed(2022);
     let t = 300;
@@ -348,6 +346,7 @@ fn nmnist_recordings_stream_exactly_in_f64() {
 /// keeps them apart (the potential's backward). Both give the same output spikes.
 #[test]
 fn the_fused_inference_forward_equals_the_training_forward() {
+    let _serial = serial();
     let device = device_f64();
     device.seed(10);
     let input = Tensor::<5>::random([2, 24, 2, 12, 12], Distribution::Bernoulli(0.15), &device);

@@ -250,6 +250,19 @@ pub struct Common {
     pub progress_every: usize,
 }
 
+/// What the cpu-deep presets' `--sweep model` compares: Table 2's six normalizations and
+/// ResNet-32 pre/post (Table 3's blocks at depth 32: 15 blocks, widths 8 and 16).
+pub const DEEP_MODELS: &[&str] = &[
+    "none",
+    "psp-bn",
+    "psp-ln",
+    "bn",
+    "bntt",
+    "tdbn",
+    "resnet32-pre",
+    "resnet32-post",
+];
+
 /// Preset values of one data set.
 pub struct Defaults {
     /// The network for a normalization (its markers follow the normalization).
