@@ -116,10 +116,8 @@ fn main() {
             let arch = Architecture::ResNet {
                 depth: 32,
                 kind,
-                widths: match dataset {
-                    PaperDataset::Nmnist => vec![8, 16],
-                    PaperDataset::FashionMnist => vec![16, 32],
-                },
+                // The cpu-deep presets' widths.
+                widths: vec![8, 16],
             };
             models.push((format!("{arch} {norm}"), arch, norm));
         }
