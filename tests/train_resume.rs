@@ -9,7 +9,9 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
 use burn_snn::model::{correct, spike_counts};
+use burn_snn::model::NetworkSpec;
 use burn_snn::neuron::LayerSettings;
+use burn_snn::norm::Normalization;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, TrainError, train};
 use std::sync::Arc;
 
@@ -114,6 +116,34 @@ fn resumed_run_matches_an_uninterrupted_one() {
     assert!(csv.starts_with(
         "epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds,train_rate_layer1"
     ));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Every normalization trains through `train` (BNTT, which takes only its `num_steps`, once
+/// failed before its first batch), and each one's report has its layers' firing rates.
+#[test]
+fn every_normalization_trains_through_train() {
+    let _serial = serial();
+    let data = Arc::new(SaccadeShapes::new(16, 1));
+    let root = std::env::temp_dir().join(format!("burn-snn-norms-{}", std::process::id()));
+    for norm in Normalization::ALL {
+        let spec = NetworkSpec::parse("16x16x2-n4c3-p2-4")
+            .unwrap()
+            .with_norm_markers(norm);
+        let mut cfg = config(1).with_samples_per_epoch(16);
+        cfg.arch = spec.to_string().parse().unwrap();
+        cfg.settings = cfg.settings.with_norm(norm);
+        let report = train(
+            &cfg,
+            data.clone(),
+            data.clone(),
+            None,
+            &options(root.join(norm.name()), false),
+        )
+        .unwrap_or_else(|e| panic!("{norm}: {e}"));
+        assert_eq!(report.history.len(), 1, "{norm}");
+        assert_eq!(report.history[0].train.rates.len(), 2, "{norm}");
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -308,7 +308,7 @@ impl Trainer {
         let classifier = classifier_cfg
             .try_init(&main)?
             .stop_with(interrupter.clone());
-        let layers = layer_names(&classifier, train.input_shape());
+        let layers = layer_names(&classifier, train.input_shape(), cfg.steps());
         let first_epoch = resume_from.unwrap_or(0);
         let per_epoch = match cfg.samples_per_epoch {
             0 => train.len(),
@@ -506,11 +506,12 @@ fn strategy(devices: Vec<Device>, kind: MultiDeviceStrategy) -> ExecutionStrateg
     }
 }
 
-/// The spiking layers' names, from a forward pass of one step of zeros.
-fn layer_names(classifier: &SnnClassifier, [c, h, w]: [usize; 3]) -> Vec<String> {
+/// The spiking layers' names, from a forward pass of zeros over the run's `steps` (BNTT takes no
+/// other length).
+fn layer_names(classifier: &SnnClassifier, [c, h, w]: [usize; 3], steps: usize) -> Vec<String> {
     let model = classifier.model.valid();
     let device = model.devices().into_iter().next().unwrap_or_default();
-    let (_, rates) = model.forward_with_rates(Tensor::zeros([1, 1, c, h, w], &device));
+    let (_, rates) = model.forward_with_rates(Tensor::zeros([1, steps, c, h, w], &device));
     rates.into_parts().0
 }
 
