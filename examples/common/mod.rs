@@ -242,7 +242,8 @@ pub struct Common {
     #[arg(long)]
     pub test_samples: Option<usize>,
     /// Values for --sweep, comma-separated (default: 1,5,10 for tau-s; 0.01,0.1,1 for lambda;
-    /// the preset's models for model). With --resume, finished runs are not trained again.
+    /// the preset's models for model). With --resume, finished runs are read back, not
+    /// trained or tested again.
     #[arg(long, value_delimiter = ',')]
     pub sweep_values: Vec<String>,
     /// Print progress every this many batches.
@@ -576,6 +577,12 @@ impl Common {
         devices: &[Device],
         dir: PathBuf,
     ) -> Result<RunReport, TrainError> {
+        if self.resume
+            && let Some(report) = finished_run(&dir, cfg)
+        {
+            println!("{}: finished, report from result.json", dir.display());
+            return Ok(report);
+        }
         let s = &cfg.settings;
         // `samples_per_epoch` 0 means every training sample, and a larger value is capped.
         let per_epoch = match cfg.samples_per_epoch {
@@ -608,6 +615,18 @@ impl Common {
         };
         train(cfg, train_data, valid, Some(test), &opts)
     }
+}
+
+/// The report of a run in `dir` that finished with this configuration (its `config.json` is
+/// `cfg` and `result.json` has every epoch and the test), if there is one: `--resume` on a
+/// sweep reuses it instead of training or testing again.
+fn finished_run(dir: &std::path::Path, cfg: &ExperimentConfig) -> Option<RunReport> {
+    let read = |file: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(file)).ok()?).ok()
+    };
+    let same_config = read("config.json")? == serde_json::to_value(cfg).ok()?;
+    let report: RunReport = serde_json::from_value(read("result.json")?).ok()?;
+    (same_config && report.history.len() == cfg.epochs && report.test.is_some()).then_some(report)
 }
 
 fn print_result(cfg: &ExperimentConfig, report: &RunReport) {
