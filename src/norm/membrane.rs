@@ -1,6 +1,7 @@
 //! Batch normalizations of the membrane potential: the paper's baselines, as their
 //! references define them.
 
+use super::update_running;
 use crate::functional::Clock;
 use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
@@ -221,11 +222,10 @@ impl MembraneNorm {
             MembraneNormKind::Bn | MembraneNormKind::TdBn => [b * t, c, rest],
         };
         let v = v.reshape(folded);
-        let device = v.device();
-        let features = 0..self.scale.dims()[0];
-        if device.is_autodiff() && self.training.is_enabled() {
+        if v.device().is_autodiff() && self.training.is_enabled() {
             self.forward_train(v).reshape(dims)
         } else {
+            let features = 0..self.scale.dims()[0];
             self.forward_inference(v, features).reshape(dims)
         }
     }
@@ -244,17 +244,9 @@ impl MembraneNorm {
             _ => 1.0,
         };
         let momentum = self.momentum;
-        let update = |state: &RunningState<Tensor<1>>, batch: Tensor<1>| {
-            let running = state.value_sync().to_device(&device);
-            state.update(
-                running
-                    .mul_scalar(1.0 - momentum)
-                    .add(batch.detach().mul_scalar(momentum))
-                    .detach(),
-            );
-        };
-        update(&self.running_mean, result.mean);
-        update(&self.running_var, result.variance.mul_scalar(correction));
+        update_running(&self.running_mean, result.mean, momentum, &device);
+        let variance = result.variance.mul_scalar(correction);
+        update_running(&self.running_var, variance, momentum, &device);
         result.output
     }
 

@@ -243,10 +243,7 @@ impl PspNorm {
 
     /// Moves the running average towards `observed` (`[num_features]`) by the momentum.
     fn update_running(&self, observed: Tensor<1>, device: &Device) {
-        let running = self.running_moment.value_sync().to_device(device);
-        let running =
-            running.mul_scalar(1.0 - self.momentum) + observed.detach().mul_scalar(self.momentum);
-        self.running_moment.update(running.detach());
+        super::update_running(&self.running_moment, observed, self.momentum, device);
     }
 
     /// The moment to use for an input of shape `dims`, from `batch` (the batch statistic,

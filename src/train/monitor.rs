@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-/// Weighted sums of each metric's per-batch values over the current split.
+/// Weighted sums of each metric's per-batch values over a split, as Burn's metrics aggregate
+/// them (the progress lines here, and the test metrics read back from Burn's logs).
 #[derive(Default, Clone, Debug)]
-struct Sums(BTreeMap<String, (f64, usize)>);
+pub(crate) struct Sums(BTreeMap<String, (f64, usize)>);
 
 impl Sums {
-    fn add(&mut self, name: &str, entry: &NumericEntry) {
+    pub(crate) fn add(&mut self, name: &str, entry: &NumericEntry) {
         let (value, count) = match *entry {
             NumericEntry::Value(v) => (v, 1),
             NumericEntry::Aggregated {
@@ -33,11 +34,16 @@ impl Sums {
         sum.1 += count;
     }
 
-    fn mean(&self, name: &str) -> Option<f64> {
+    pub(crate) fn mean(&self, name: &str) -> Option<f64> {
         self.0
             .get(name)
             .filter(|(_, n)| *n > 0)
             .map(|(s, n)| s / *n as f64)
+    }
+
+    /// The entries' total count (samples, for a metric logged per batch with its size).
+    pub(crate) fn count(&self, name: &str) -> usize {
+        self.0.get(name).map_or(0, |&(_, n)| n)
     }
 }
 

@@ -1,3 +1,4 @@
+use super::monitor::Sums;
 use super::plot::line_chart;
 use super::{
     ExperimentConfig, FiringRateMetric, RunMonitor, Series, SnnClassifier, SnnClassifierConfig,
@@ -540,47 +541,20 @@ fn last_checkpoint(dir: &Path) -> Option<usize> {
 /// evaluation logs under epoch folders, which the evaluator does not write, so they are read
 /// here.
 fn read_evaluation(dir: &Path, name: &str) -> Result<Evaluation, TrainError> {
-    let read = |metric: &str| -> Result<(f64, usize), TrainError> {
+    let mut sums = Sums::default();
+    for metric in ["Accuracy", "Loss"] {
         let path = dir.join("test").join(name).join(format!("{metric}.log"));
         let text = std::fs::read_to_string(&path).map_err(|e| files_err(&path, e))?;
-        let (mut sum, mut count) = (0.0, 0);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match NumericEntry::deserialize(line) {
-                Ok(NumericEntry::Aggregated {
-                    aggregated_value,
-                    count: n,
-                }) => {
-                    sum += aggregated_value * n as f64;
-                    count += n;
-                }
-                Ok(NumericEntry::Value(v)) => {
-                    sum += v;
-                    count += 1;
-                }
-                Ok(NumericEntry::Final(_)) => {}
-                Err(e) => {
-                    return Err(files_err(
-                        &path,
-                        format!("unreadable metric entry {line:?}: {e}"),
-                    ));
-                }
-            }
+            let entry = NumericEntry::deserialize(line)
+                .map_err(|e| files_err(&path, format!("unreadable metric entry {line:?}: {e}")))?;
+            sums.add(metric, &entry);
         }
-        Ok((
-            if count > 0 {
-                sum / count as f64
-            } else {
-                f64::NAN
-            },
-            count,
-        ))
-    };
-    let (accuracy, samples) = read("Accuracy")?;
-    let (loss, _) = read("Loss")?;
+    }
     Ok(Evaluation {
-        loss,
-        accuracy: accuracy / 100.0,
-        samples,
+        loss: sums.mean("Loss").unwrap_or(f64::NAN),
+        accuracy: sums.mean("Accuracy").unwrap_or(f64::NAN) / 100.0,
+        samples: sums.count("Accuracy"),
         rates: Vec::new(),
     })
 }
