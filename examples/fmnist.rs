@@ -117,11 +117,7 @@ fn main() {
     let train = source(Subset::new(full.clone(), train_idx));
     let valid = source(Subset::new(full, valid_idx));
     let test_set = Arc::new(ImageDataset::from_dir(&dir, Split::Test).unwrap_or_else(|e| fail(&e)));
-    // A fixed subset (the same for every run and seed), or the whole split.
-    let test_idx = match args.common.test_samples(&config.1) {
-        0 => (0..test_set.len()).collect(),
-        n => train_validation_split(test_set.len(), n.min(test_set.len()), 0).1,
-    };
+    let test_idx = args.common.test_indices(&config.1, test_set.len());
     let test = DatasetSource::new(
         Subset::new(test_set, test_idx),
         ImageBatcher {

@@ -97,10 +97,7 @@ fn main() {
     let train = source(Subset::new(full.clone(), train_idx));
     let valid = source(Subset::new(full, valid_idx));
     let test_set = Arc::new(open(Split::Test));
-    let test_idx = match args.test_samples(&config.1) {
-        0 => (0..test_set.len()).collect(),
-        n => train_validation_split(test_set.len(), n.min(test_set.len()), 0).1,
-    };
+    let test_idx = args.test_indices(&config.1, test_set.len());
     let test = source(Subset::new(test_set, test_idx));
     if let Err(e) = args.run(
         "nmnist",

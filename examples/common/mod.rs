@@ -4,7 +4,7 @@ pub mod logger;
 
 use burn::tensor::Device;
 use burn_snn::SrmConfig;
-use burn_snn::data::SpikeData;
+use burn_snn::data::{SpikeData, train_validation_split};
 use burn_snn::model::{Architecture, NetworkSpec};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::{MembraneNormOptions, Normalization, RunningVariance, TdBnScale};
@@ -384,9 +384,13 @@ impl Common {
         })
     }
 
-    /// Test samples: `--test-samples`, else the preset's (0: all).
-    pub fn test_samples(&self, d: &Defaults) -> usize {
-        self.test_samples.unwrap_or(d.test_samples)
+    /// The test split's samples to test on, out of `len`: `--test-samples`, else the preset's,
+    /// as a fixed seeded subset (the same for every run and seed); all of them for 0.
+    pub fn test_indices(&self, d: &Defaults, len: usize) -> Vec<usize> {
+        match self.test_samples.unwrap_or(d.test_samples) {
+            0 => (0..len).collect(),
+            n => train_validation_split(len, n.min(len), 0).1,
+        }
     }
 
     /// The devices of `--devices`, else the one of `--device`.
@@ -452,28 +456,28 @@ impl Common {
                         std::process::exit(2)
                     })
                 };
+                // A normalization with the preset's network for it.
+                let with_norm = |cfg: &mut ExperimentConfig, norm: Normalization| {
+                    cfg.settings.norm = norm;
+                    cfg.arch = self.architecture(&defaults, norm, None);
+                };
                 let mut cfg = config.clone();
                 let mut dir = format!("{param}-{value}");
                 if let Some(norm) = norm {
-                    cfg.settings.norm = norm;
-                    cfg.arch = self.architecture(&defaults, norm, None);
+                    with_norm(&mut cfg, norm);
                     dir = format!("{norm}-{dir}");
                 }
-                let settings = &mut cfg.settings;
                 match sweep {
-                    SweepArg::TauS => settings.srm.tau_s = number(),
-                    SweepArg::Lambda => settings.lambda = number(),
+                    SweepArg::TauS => cfg.settings.srm.tau_s = number(),
+                    SweepArg::Lambda => cfg.settings.lambda = number(),
                     SweepArg::Model => match value.parse::<Normalization>() {
-                        Ok(norm) => {
-                            settings.norm = norm;
-                            cfg.arch = self.architecture(&defaults, norm, None);
-                        }
+                        Ok(norm) => with_norm(&mut cfg, norm),
                         Err(_) => {
                             let arch = value.parse().unwrap_or_else(|e| {
                                 eprintln!("error: --sweep model: {e}");
                                 std::process::exit(2)
                             });
-                            cfg.arch = self.architecture(&defaults, settings.norm, Some(arch));
+                            cfg.arch = self.architecture(&defaults, cfg.settings.norm, Some(arch));
                         }
                     },
                 }
