@@ -3,7 +3,8 @@
 //! checkpoint ends where an uninterrupted one ends.
 #![cfg(feature = "train")]
 
-use burn::data::dataloader::DataLoader;
+mod common;
+
 use burn::module::Module;
 use burn::tensor::Device;
 use burn::train::logger::InMemoryMetricLogger;
@@ -14,10 +15,11 @@ use burn::train::{
 };
 use burn_snn::SrmConfig;
 use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
-use burn_snn::model::{SnnModelConfig, correct, spike_counts};
+use burn_snn::model::SnnModelConfig;
 use burn_snn::neuron::LayerSettings;
 use burn_snn::optim::AdaBeliefConfig;
 use burn_snn::train::{FiringRateMetric, LossKind, SnnClassifier, SnnClassifierConfig};
+use common::serial;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,12 +43,6 @@ fn classifier(device: &Device) -> SnnClassifier {
     SnnClassifierConfig::new(model, loss).init(device)
 }
 
-/// The backend's random generator is global: the tests of this file run one at a time.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn data() -> (Arc<dyn SpikeData>, Arc<dyn SpikeData>) {
     (
         Arc::new(SaccadeShapes::new(800, 1)),
@@ -55,17 +51,7 @@ fn data() -> (Arc<dyn SpikeData>, Arc<dyn SpikeData>) {
 }
 
 fn accuracy(model: &SnnClassifier, data: &Arc<dyn SpikeData>) -> f64 {
-    let model = model.valid();
-    let loader = SpikeDataLoader::eval(data.clone(), 32, &burn_snn::device::cpu());
-    let mut right = 0;
-    for batch in loader.iter() {
-        let batch = batch.unwrap();
-        right += correct(
-            spike_counts(model.model.forward(batch.spikes)),
-            batch.labels,
-        );
-    }
-    right as f64 / data.len() as f64
+    common::accuracy(&model.valid().model, data)
 }
 
 fn run(

@@ -4,15 +4,16 @@
 //! value stops the run naming the parameter, epoch and batch.
 #![cfg(feature = "train")]
 
-use burn::data::dataloader::DataLoader;
+mod common;
+
 use burn::module::Module;
 use burn::tensor::Device;
-use burn_snn::data::{SaccadeShapes, SpikeData, SpikeDataLoader};
+use burn_snn::data::{SaccadeShapes, SpikeData};
 use burn_snn::model::NetworkSpec;
-use burn_snn::model::{correct, spike_counts};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
 use burn_snn::train::{ExperimentConfig, LossKind, RunOptions, TrainError, train};
+use common::serial;
 use std::sync::Arc;
 
 fn config(epochs: usize) -> ExperimentConfig {
@@ -25,13 +26,6 @@ fn config(epochs: usize) -> ExperimentConfig {
             true_rate: 0.3, // 12 spikes over the 40 steps
             false_rate: 0.05,
         })
-}
-
-/// The backend's random generator is global: the tests of this file run one at a time so that
-/// the seeded initializations do not interleave their draws.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn device() -> Device {
@@ -89,13 +83,8 @@ fn resumed_run_matches_an_uninterrupted_one() {
         .model([2, 16, 16], valid.classes())
         .init(&device())
         .load_file(root.join("straight/model-best.bpk"));
-    let loader = SpikeDataLoader::eval(valid.clone(), 8, &device());
-    let mut right = 0;
-    for batch in loader.iter() {
-        let batch = batch.unwrap();
-        right += correct(spike_counts(best.forward(batch.spikes)), batch.labels);
-    }
-    assert_eq!(test.accuracy, right as f64 / valid.len() as f64);
+    let data: Arc<dyn SpikeData> = valid.clone();
+    assert_eq!(test.accuracy, common::accuracy(&best, &data));
     assert!(test.loss.is_finite() && test.loss > 0.0, "{}", test.loss);
     let dir = root.join("resumed");
     for file in [
