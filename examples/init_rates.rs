@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Arguments: data directory (N-MNIST where it holds `Train/`, Fashion-MNIST's IDX files
-//! otherwise), T, τs = τr (steps), weight scale. Prints one line
+//! otherwise), T, τs = τr (steps; `τs:τr` for two values, e.g. `5:1` as the τs sweep runs),
+//! weight scale. Prints one line
 //! per network: the mean firing rate of every spiking layer, in % of neurons per step.
 //! Fashion-MNIST images are resized to 34×34 and rate-coded over the T steps, as the `fmnist`
 //! example does. Optional fifth argument `fair`: BN and BNTT start with their scale at θ
@@ -35,7 +36,7 @@ fn main() {
         [dir, steps, tau, scale, fair] if fair == "fair" => (dir, steps, tau, scale, true),
         _ => {
             eprintln!(
-                "usage: init_rates <nmnist or fashion-mnist dir> <T> <tau> <weight scale> [fair]"
+                "usage: init_rates <nmnist or fashion-mnist dir> <T> <tau or tau_s:tau_r> <weight scale> [fair]"
             );
             std::process::exit(2);
         }
@@ -46,7 +47,11 @@ fn main() {
             std::process::exit(2)
         })
     };
-    let (steps, tau, scale) = (number(steps) as usize, number(tau), number(scale));
+    let (steps, scale) = (number(steps) as usize, number(scale));
+    let (tau_s, tau_r) = match tau.split_once(':') {
+        Some((s, r)) => (number(s), number(r)),
+        None => (number(tau), number(tau)),
+    };
     // Training mode (autodiff device): PSP-BN and the membrane norms use batch statistics.
     let device = burn_snn::device::cpu().autodiff();
     let fail = |e: &dyn std::fmt::Display| -> ! {
@@ -85,7 +90,7 @@ fn main() {
     let input = batch.spikes.dims();
     let input = [input[2], input[3], input[4]];
     println!(
-        "{dataset:?}: T = {steps}, τs = τr = {tau}, weight scale {scale}{}; rates in % per step",
+        "{dataset:?}: T = {steps}, τs = {tau_s}, τr = {tau_r}, weight scale {scale}{}; rates in % per step",
         if fair { ", fair start" } else { "" }
     );
     let settings = |norm| {
@@ -93,7 +98,7 @@ fn main() {
             .with_norm(norm)
             .with_num_steps(steps)
             .with_weight_scale(scale)
-            .with_srm(SrmConfig::new().with_tau_s(tau).with_tau_r(tau))
+            .with_srm(SrmConfig::new().with_tau_s(tau_s).with_tau_r(tau_r))
             .with_membrane(MembraneNormOptions::new().with_fair_start(fair))
     };
     let show = |name: &str, rates: FiringRates| {

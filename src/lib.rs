@@ -67,3 +67,57 @@ pub struct ReadmeDoctests;
 pub struct GuideDoctests;
 
 pub use srm::{InvalidSrmConfig, SrmConfig};
+
+/// The documentation's relative links (README, CHANGELOG, `docs/`) point at files that exist.
+#[cfg(test)]
+mod doc_links {
+    use std::path::Path;
+
+    /// The relative targets of the Markdown links and images in `text`: `[..](target)`,
+    /// without `#anchors`; web addresses skipped.
+    fn relative_targets(text: &str) -> Vec<&str> {
+        text.match_indices("](")
+            .filter_map(|(at, _)| {
+                let rest = &text[at + 2..];
+                let end = rest.find([')', ' ', '#'])?;
+                let target = &rest[..end];
+                (!target.is_empty() && !target.contains("://") && !target.starts_with("mailto:"))
+                    .then_some(target)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_relative_targets_only() {
+        let text =
+            "[a](docs/x.md) ![b](../r/s.svg \"t\") [c](https://x.org/y) [d](#here) [e](f.md#g)";
+        assert_eq!(relative_targets(text), ["docs/x.md", "../r/s.svg", "f.md"]);
+    }
+
+    #[test]
+    fn documentation_links_resolve() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut pages = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+        for entry in std::fs::read_dir(root.join("docs")).expect("docs/ is readable") {
+            let path = entry.expect("docs/ entry").path();
+            if path.extension().is_some_and(|e| e == "md") {
+                pages.push(path);
+            }
+        }
+        let mut broken = Vec::new();
+        for page in &pages {
+            let text = std::fs::read_to_string(page).expect("page is readable");
+            let dir = page.parent().expect("page has a folder");
+            for target in relative_targets(&text) {
+                if !dir.join(target).exists() {
+                    broken.push(format!("{}: {target}", page.display()));
+                }
+            }
+        }
+        assert!(
+            broken.is_empty(),
+            "links to missing files:\n{}",
+            broken.join("\n")
+        );
+    }
+}

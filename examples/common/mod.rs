@@ -543,13 +543,18 @@ impl Common {
                 &curves,
                 XAxis::Epochs,
             )?,
+            // λ spans decades (Fig. 9); τs is linear (Fig. 8).
             _ => chart(
                 "sweep.svg",
                 &format!("Test accuracy vs {param}"),
                 param,
                 "test accuracy",
                 &numeric,
-                XAxis::Numeric,
+                if matches!(sweep, SweepArg::Lambda) {
+                    XAxis::Log10
+                } else {
+                    XAxis::Numeric
+                },
             )?,
         }
         // Firing rate per layer after the last epoch, the runs side by side (Figs. 6-7): on

@@ -17,6 +17,9 @@ pub struct Series {
 pub enum XAxis<'a> {
     /// Numbers with round ticks (epochs, a swept parameter).
     Numeric,
+    /// Positive numbers spanning decades (λ from 1e-4 to 1), on a log10 scale with a tick
+    /// per decade; points at or below 0 are skipped.
+    Log10,
     /// Whole epochs: integer ticks only.
     Epochs,
     /// Named positions 0, 1, 2, … (layers).
@@ -57,6 +60,24 @@ pub(crate) fn line_chart(
         title: title.to_string(),
         message: e.to_string(),
     };
+    // On a log axis the points are drawn at log10(x), and the ticks name 10^tick.
+    let log_series: Vec<Series>;
+    let series = if matches!(x_axis, XAxis::Log10) {
+        log_series = series
+            .iter()
+            .map(|s| Series {
+                name: s.name.clone(),
+                points: s
+                    .points
+                    .iter()
+                    .map(|&(x, y)| (if x > 0.0 { x.log10() } else { f64::NAN }, y))
+                    .collect(),
+            })
+            .collect();
+        &log_series[..]
+    } else {
+        series
+    };
     let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0_f64, f64::MIN);
     for &(x, y) in series.iter().flat_map(|s| s.points.iter()).filter(finite) {
@@ -68,6 +89,10 @@ pub(crate) fn line_chart(
     // Categories sit half a unit inside the frame.
     if let XAxis::Categories(names) = x_axis {
         (x0, x1) = (-0.5, names.len() as f64 - 0.5);
+    }
+    // Whole decades on a log axis.
+    if let XAxis::Log10 = x_axis {
+        (x0, x1) = (x0.floor(), x1.ceil());
     }
     if x1 - x0 < 1.0 {
         x1 = x0 + 1.0;
@@ -100,6 +125,7 @@ pub(crate) fn line_chart(
                     String::new()
                 }
             }
+            XAxis::Log10 => format_tick(10f64.powf(x.round())),
             _ => format_tick(*x),
         };
         let x_ticks = match x_axis {
@@ -108,6 +134,8 @@ pub(crate) fn line_chart(
             // Integer epochs: at most 10 ticks, none between two epochs.
             XAxis::Epochs => ((x1 - x0) as usize + 1).clamp(2, 10),
             XAxis::Numeric => 8,
+            // One tick per decade.
+            XAxis::Log10 => (x1 - x0) as usize + 1,
         };
         let y_format = |y: &f64| format_tick(*y);
         let mut mesh = chart.configure_mesh();
@@ -209,6 +237,31 @@ mod tests {
         );
         assert!(svg.contains("valid &lt;b&gt;"), "escaped legend");
         assert!(labels.iter().any(|l| l == "train"));
+    }
+
+    #[test]
+    fn a_log_axis_has_a_tick_per_decade() {
+        let series = vec![Series {
+            name: "psp-bn".into(),
+            points: vec![
+                (1e-4, 0.2),
+                (1e-2, 0.4),
+                (0.1, 0.5),
+                (1.0, 0.45),
+                (0.0, 0.9),
+            ],
+        }];
+        let svg = line_chart("λ", "lambda", "accuracy", &series, XAxis::Log10).unwrap();
+        let labels = labels(&svg);
+        for decade in ["0.0001", "0.001", "0.01", "0.1", "1"] {
+            assert!(labels.iter().any(|l| l == decade), "{decade} in {labels:?}");
+        }
+        // No tick between decades, and the point at 0 (no logarithm) is not drawn: the y axis
+        // ends below 0.9.
+        assert!(
+            !labels.iter().any(|l| l == "0.005" || l == "0.9"),
+            "{labels:?}"
+        );
     }
 
     #[test]
