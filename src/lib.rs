@@ -73,14 +73,20 @@ pub use srm::{InvalidSrmConfig, SrmConfig};
 mod doc_links {
     use std::path::Path;
 
-    /// The relative targets of the Markdown links and images in `text`: `[..](target)`,
-    /// without `#anchors`; web addresses skipped.
+    /// The relative targets of the Markdown links and images in `text` (`[..](target)`) and of
+    /// its HTML images (`<img src="target">`), without `#anchors`; web addresses skipped.
     fn relative_targets(text: &str) -> Vec<&str> {
-        text.match_indices("](")
-            .filter_map(|(at, _)| {
-                let rest = &text[at + 2..];
-                let end = rest.find([')', ' ', '#'])?;
-                let target = &rest[..end];
+        let markdown = text
+            .match_indices("](")
+            .map(|(at, _)| (at + 2, [')', ' ', '#']));
+        let html = text
+            .match_indices("src=\"")
+            .map(|(at, _)| (at + 5, ['"', '"', '#']));
+        markdown
+            .chain(html)
+            .filter_map(|(start, ends)| {
+                let rest = &text[start..];
+                let target = &rest[..rest.find(ends)?];
                 (!target.is_empty() && !target.contains("://") && !target.starts_with("mailto:"))
                     .then_some(target)
             })
@@ -89,9 +95,12 @@ mod doc_links {
 
     #[test]
     fn finds_relative_targets_only() {
-        let text =
-            "[a](docs/x.md) ![b](../r/s.svg \"t\") [c](https://x.org/y) [d](#here) [e](f.md#g)";
-        assert_eq!(relative_targets(text), ["docs/x.md", "../r/s.svg", "f.md"]);
+        let text = "[a](docs/x.md) ![b](../r/s.svg \"t\") [c](https://x.org/y) [d](#here) \
+                    [e](f.md#g) <img src=\"r/p.svg\" width=\"49%\"> <img src=\"https://x.org/i.png\">";
+        assert_eq!(
+            relative_targets(text),
+            ["docs/x.md", "../r/s.svg", "f.md", "r/p.svg"]
+        );
     }
 
     #[test]
