@@ -16,13 +16,15 @@
 //! setting; the paper trains N-MNIST with T = 300). Other knobs: `BURN_SNN_SYNAPSE`
 //! (`auto|dense|events`), `BURN_SNN_BENCH_WEIGHT_SCALE` and `BURN_SNN_BENCH_LR` (40 and 0 keep
 //! every layer at the 1–8% firing rates of trained networks), `BURN_SNN_BENCH_ITERS`,
-//! `BURN_SNN_BENCH_SEED` (the initialization's and the input's seed, default 2022), and for
+//! `BURN_SNN_BENCH_SEED` (the initialization's and the input's seed, default 2022),
+//! `BURN_SNN_BENCH_BACKWARD` (`recompute` (default) or `keep`: `BackwardMemory`), and for
 //! the plain variant another network, `BURN_SNN_BENCH_SPEC` (e.g. F-MNIST's cpu-small
 //! `34x34x1-n8c3-p2-n16c3-p2-n32c3-10`) with `BURN_SNN_BENCH_INPUT_RATE` (default 0.01).
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
+use burn_snn::kernels::BackwardMemory;
 use burn_snn::model::{SpikeCountLossConfig, SpikingNetwork, SpikingNetworkConfig};
 use burn_snn::neuron::LayerSettings;
 use burn_snn::norm::Normalization;
@@ -67,6 +69,7 @@ fn settings(steps: usize) -> LayerSettings {
         .with_norm(Normalization::PspLayer)
         .with_num_steps(steps)
         .with_synapse_kernel(synapse_kernel())
+        .with_backward_memory(backward_memory())
         .with_weight_scale(env_or("BURN_SNN_BENCH_WEIGHT_SCALE", 10.0))
 }
 
@@ -83,6 +86,14 @@ fn synapse_kernel() -> SynapseKernel {
         Ok("events") => SynapseKernel::Events,
         Ok("auto") | Err(_) => SynapseKernel::Auto,
         Ok(other) => panic!("BURN_SNN_SYNAPSE: expected auto, dense or events, got {other}"),
+    }
+}
+
+fn backward_memory() -> BackwardMemory {
+    match std::env::var("BURN_SNN_BENCH_BACKWARD").as_deref() {
+        Ok("keep") => BackwardMemory::Keep,
+        Ok("recompute") | Err(_) => BackwardMemory::Recompute,
+        Ok(other) => panic!("BURN_SNN_BENCH_BACKWARD: expected recompute or keep, got {other}"),
     }
 }
 
@@ -136,8 +147,9 @@ pub fn main() {
     );
     let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], &device);
     println!(
-        "train_step: {spec}, PSP-LN, batch 10, T = {steps}, synapses {:?}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}",
-        synapse_kernel()
+        "train_step: {spec}, PSP-LN, batch 10, T = {steps}, synapses {:?}, backward {:?}, freed memory kept in the heap: {kept}, denormals flushed: {flushed}",
+        synapse_kernel(),
+        backward_memory()
     );
     let variant = std::env::var("BURN_SNN_BENCH_VARIANT").unwrap_or_default();
     assert!(

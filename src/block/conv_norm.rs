@@ -1,7 +1,7 @@
 use crate::functional::Clock;
 use crate::neuron::LayerSettings;
 use crate::norm::{MembraneNorm, MembraneNormConfig};
-use crate::synapse::{Presynaptic, SynapseConv2d, SynapseConv2dConfig, SynapseInput};
+use crate::synapse::{Potential, Presynaptic, SynapseConv2d, SynapseConv2dConfig, SynapseInput};
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -44,6 +44,7 @@ impl ConvNormConfig {
                 .with_weight_scale(settings.weight_scale)
                 .with_kernel(settings.synapse_kernel)
                 .with_dense_above_density(settings.dense_above_density)
+                .with_backward_memory(settings.backward_memory)
                 .init(device),
             norm: settings.norm.membrane_kind(settings.num_steps).map(|kind| {
                 MembraneNormConfig::new(kind, self.channels[1])
@@ -85,6 +86,16 @@ impl ConvNorm {
     pub(crate) fn forward_presynaptic_in(&self, a: Presynaptic<5>, clock: &mut Clock) -> Tensor<5> {
         let v = self.conv.forward_presynaptic_in(a, clock);
         self.normalize(v, clock)
+    }
+
+    /// [`forward_presynaptic_in`](Self::forward_presynaptic_in) as a [`Potential`], so that the
+    /// next spike generation can run with the synapse in one op where no membrane
+    /// normalization sits between them.
+    pub(crate) fn forward_potential(&self, a: Presynaptic<5>, clock: &mut Clock) -> Potential<5> {
+        match &self.norm {
+            Some(_) => Potential::Filtered(self.forward_presynaptic_in(a, clock)),
+            None => self.conv.forward_potential(a, clock),
+        }
     }
 
     /// What [`forward_presynaptic`](Self::forward_presynaptic) convolves on `device`

@@ -46,10 +46,14 @@ impl PreActivationBlock {
         let a1 = self
             .func1
             .forward_presynaptic_in(h.clone(), self.conv1.input(&device), clock);
-        let v1 = self.conv1.forward_presynaptic_in(a1, clock);
+        // The second Func's spikes straight from the first synapse: one op on the event path.
+        let s1 = self
+            .conv1
+            .forward_potential(a1, clock)
+            .spikes(clock, &self.func2.srm);
         let a2 = self
             .func2
-            .forward_presynaptic_in(v1, self.conv2.input(&device), clock);
+            .presynaptic_in(s1, true, self.conv2.input(&device), clock);
         let short = shortcut(self.shortcut.as_ref(), h, clock);
         short + self.conv2.forward_presynaptic_in(a2, clock)
     }

@@ -240,9 +240,8 @@ impl Clock<'_> {
         }
     }
 
-    /// The spikes of the PSP of `x` (a synapse's output before its filter): in one pass
-    /// ([`psp_spike_carry`]) on a stream and in inference (from rest: the same arithmetic as
-    /// the two ops), otherwise [`spike`] of [`psp`].
+    /// The spikes of the PSP of `x` (a synapse's output before its filter): in one pass from
+    /// the stream's state ([`psp_spike_carry`]) on a stream, otherwise [`spike`] of [`psp`].
     pub(crate) fn psp_spike<const D: usize>(
         &mut self,
         x: Tensor<D>,
@@ -250,12 +249,6 @@ impl Clock<'_> {
         cfg: &SrmConfig,
     ) -> Tensor<D> {
         match self {
-            Clock::Whole | Clock::Calibrate(_) if !x.device().is_autodiff() => {
-                let mut shape = x.dims();
-                shape[1] = 3;
-                let rest = Tensor::zeros(shape, (&x.device(), x.dtype()));
-                psp_spike_carry(x, rest, tau_s, cfg).0
-            }
             Clock::Whole | Clock::Calibrate(_) => spike(psp(x, tau_s), cfg),
             Clock::Stream(state) => state.carry(x, 3, |x, s| psp_spike_carry(x, s, tau_s, cfg)),
         }

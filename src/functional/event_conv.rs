@@ -1,5 +1,6 @@
-use super::PspNormKind;
-use crate::kernels::{EventBackend, EventConvOptions, WeightLayout};
+use super::{PspNormKind, check_srm, check_tau_s};
+use crate::SrmConfig;
+use crate::kernels::{EventBackend, EventConvOptions, SpikeParams, WeightLayout};
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::{Device, Tensor};
 
@@ -69,6 +70,68 @@ pub fn conv2d_events(
     options: EventConvOptions,
     binary: bool,
 ) -> Tensor<5> {
+    check_conv("conv2d_events", &x, &weight, &scale, options);
+    Tensor::from_dispatch(<Dispatch as EventBackend>::event_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        scale.into_dispatch(),
+        options,
+        binary,
+    ))
+}
+
+/// The spikes of an event-driven synapse's potential: `spike(psp(conv2d_events(x, …)))` as one
+/// op (eq. 4 with `v = ε ∗ (W ⊛ x)·scale`, the order [`Presynaptic`](crate::synapse::Presynaptic)
+/// explains), the same spikes and gradients as the three functions in turn.
+///
+/// For training: autodiff keeps what [`conv2d_events`] keeps (the input as bits when `binary`)
+/// and recomputes the convolution in the backward pass, instead of keeping the surrogate
+/// derivative of every neuron and step from the forward pass to the backward pass (at T = 300
+/// on Table 2's N-MNIST network, 3.7 GB of a 4.8 GiB step). Above
+/// [`options.dense_above`](EventConvOptions::dense_above) nonzeros the dense convolution runs
+/// and the surrogate is kept, as with the three functions.
+///
+/// # Shapes
+///
+/// As [`conv2d_events`].
+///
+/// # Panics
+///
+/// As [`conv2d_events`], and if a neuron parameter of `cfg` or `tau_s` is invalid.
+#[track_caller]
+pub fn conv2d_events_spike(
+    x: Tensor<5>,
+    weight: Tensor<4>,
+    scale: Tensor<1>,
+    options: EventConvOptions,
+    binary: bool,
+    tau_s: f64,
+    cfg: &SrmConfig,
+) -> Tensor<5> {
+    check_conv("conv2d_events_spike", &x, &weight, &scale, options);
+    check_tau_s("conv2d_events_spike", tau_s);
+    check_srm("conv2d_events_spike", cfg);
+    Tensor::from_dispatch(<Dispatch as EventBackend>::event_conv2d_spike(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        scale.into_dispatch(),
+        options,
+        binary,
+        tau_s,
+        SpikeParams::from(cfg),
+    ))
+}
+
+/// Panics unless the event-driven convolution `op` can run on these inputs (see
+/// [`conv2d_events`]).
+#[track_caller]
+fn check_conv(
+    op: &str,
+    x: &Tensor<5>,
+    weight: &Tensor<4>,
+    scale: &Tensor<1>,
+    options: EventConvOptions,
+) {
     let EventConvOptions {
         stride, padding, ..
     } = options;
@@ -79,41 +142,34 @@ pub fn conv2d_events(
     if options.weight == WeightLayout::InOut {
         assert!(
             k == 1 && k2 == 1,
-            "conv2d_events: WeightLayout::InOut is for 1×1 kernels, got weight {stored:?}"
+            "{op}: WeightLayout::InOut is for 1×1 kernels, got weight {stored:?}"
         );
         assert!(
             !x.device().is_autodiff(),
-            "conv2d_events: WeightLayout::InOut is inference only, got an autodiff device"
+            "{op}: WeightLayout::InOut is inference only, got an autodiff device"
         );
     }
     assert!(
         has_event_kernels(&x.device()),
-        "conv2d_events: the event kernels run on the CPU backends (Flex, NdArray), got {:?}",
+        "{op}: the event kernels run on the CPU backends (Flex, NdArray), got {:?}",
         x.device()
     );
     assert!(
         dims[2] == ci && k == k2 && co > 0 && k > 0,
-        "conv2d_events: expected x [batch, time, {ci}, height, width] and a square kernel, got x {dims:?} and weight {:?}",
+        "{op}: expected x [batch, time, {ci}, height, width] and a square kernel, got x {dims:?} and weight {:?}",
         [co, ci, k, k2]
     );
     assert!(
         scale.dims() == [dims[0]],
-        "conv2d_events: expected scale of shape [{}], got {:?}",
+        "{op}: expected scale of shape [{}], got {:?}",
         dims[0],
         scale.dims()
     );
     assert!(
         stride > 0 && dims[3] + 2 * padding >= k && dims[4] + 2 * padding >= k,
-        "conv2d_events: stride must be > 0 and the padded map at least the kernel, got stride {stride}, padding {padding}, kernel {k}, map {:?}",
+        "{op}: stride must be > 0 and the padded map at least the kernel, got stride {stride}, padding {padding}, kernel {k}, map {:?}",
         &dims[3..]
     );
-    Tensor::from_dispatch(<Dispatch as EventBackend>::event_conv2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-        scale.into_dispatch(),
-        options,
-        binary,
-    ))
 }
 
 /// The second moment `E_X[a²]` of the pooled PSP `a = Pool(ε ∗ s)` of spikes `s`, per sample
@@ -192,6 +248,88 @@ mod tests {
         // The setting forces either path, and the backward pass follows the forward pass.
         assert_eq!(paths_taken(0.5, 1.0), (2, 0));
         assert_eq!(paths_taken(0.02, -1.0), (0, 2));
+    }
+
+    /// `conv2d_events_spike` against the three ops it fuses (`conv2d_events`, `psp`, `spike`):
+    /// the same spikes and the same gradients for the input, the weight and the scale, with the
+    /// event loops (the backward pass recomputes the convolution: a third event-loop run, none
+    /// with `BackwardMemory::Keep`) and with the dense fallback (which keeps the surrogate).
+    #[test]
+    fn the_fused_spike_op_matches_the_three_ops_and_recomputes_only_on_events() {
+        use crate::functional::{psp, spike};
+        use crate::test_util::assert_close;
+        let device = crate::device::cpu().autodiff();
+        let cfg = SrmConfig::new()
+            .with_theta(1.0)
+            .with_tau_s(3.0)
+            .with_tau_r(2.0);
+        use crate::kernels::BackwardMemory::{Keep, Recompute};
+        // (density, dense_above, backward memory, event-loop runs, dense runs) of the fused
+        // op's forward, recompute and weight gradient.
+        for (i, (density, dense_above, memory, runs)) in [
+            (0.001, 1.0, Recompute, (3, 0)),
+            (0.05, 1.0, Recompute, (3, 0)),
+            (0.05, crate::kernels::DENSE_ABOVE_DENSITY, Recompute, (3, 0)),
+            (0.05, 1.0, Keep, (2, 0)),
+            (0.5, 1.0, Recompute, (3, 0)),
+            (0.5, crate::kernels::DENSE_ABOVE_DENSITY, Recompute, (0, 2)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let x =
+                Tensor::<5>::random([2, 16, 3, 7, 7], Distribution::Bernoulli(density), &device);
+            let weight = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+            let scale = Tensor::<1>::random([2], Distribution::Uniform(0.5, 2.0), &device);
+            let r = Tensor::<5>::random([2, 16, 4, 7, 7], Distribution::Normal(0.0, 1.0), &device);
+            let options = EventConvOptions::new(1, 1)
+                .with_dense_above(dense_above)
+                .with_memory(memory);
+            let grads_of = |fused: bool| {
+                let (x, weight, scale) = (
+                    x.clone().require_grad(),
+                    weight.clone().require_grad(),
+                    scale.clone().require_grad(),
+                );
+                let before = paths();
+                let s = if fused {
+                    conv2d_events_spike(
+                        x.clone(),
+                        weight.clone(),
+                        scale.clone(),
+                        options,
+                        true,
+                        cfg.tau_s,
+                        &cfg,
+                    )
+                } else {
+                    let y = conv2d_events(x.clone(), weight.clone(), scale.clone(), options, true);
+                    spike(psp(y, cfg.tau_s), &cfg)
+                };
+                let grads = (s.clone() * r.clone()).sum().backward();
+                let after = paths();
+                let values = crate::test_util::to_f64::<5>;
+                let all = [
+                    values(s),
+                    values(x.grad(&grads).unwrap().unsqueeze()),
+                    values(weight.grad(&grads).unwrap().unsqueeze()),
+                    values(scale.grad(&grads).unwrap().unsqueeze()),
+                ];
+                (all, (after.0 - before.0, after.1 - before.1))
+            };
+            let (want, _) = grads_of(false);
+            let (got, taken) = grads_of(true);
+            let what =
+                format!("case {i}: density {density}, dense above {dense_above}, {memory:?}");
+            assert!(
+                want[0].iter().any(|&s| s == 1.0) && want[1].iter().any(|&g| g != 0.0),
+                "{what}: no spikes or no gradient"
+            );
+            for (k, name) in ["spikes", "∂/∂x", "∂/∂W", "∂/∂scale"].iter().enumerate() {
+                assert_close(&got[k], &want[k], 1e-6, &format!("{what}: {name}"));
+            }
+            assert_eq!(taken, runs, "{what}: (event-loop runs, dense runs)");
+        }
     }
 
     /// A layer's statistic and its synapse take the same spikes: they are packed to bits once,

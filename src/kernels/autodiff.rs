@@ -140,7 +140,7 @@ mod events {
     use super::*;
     use crate::kernels::event_host::{self, Kept};
     use crate::kernels::host::CpuHost;
-    use crate::kernels::{EventBackend, EventConvOptions};
+    use crate::kernels::{BackwardMemory, EventBackend, EventConvOptions};
     use core::any::Any;
     use core::cell::RefCell;
 
@@ -158,35 +158,99 @@ mod events {
     struct EventConvBackward;
 
     impl<B: EventBackend + CpuHost> Backward<B, 3> for EventConvBackward {
-        /// `(x, weight, scale, options)`.
-        type State = (Kept<B>, FloatTensor<B>, FloatTensor<B>, EventConvOptions);
+        type State = ConvState<B>;
 
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [node_x, node_weight, node_scale] = ops.parents;
             let grad = grads.consume::<B>(&ops.node);
-            let (x, weight, scale, options) = ops.state;
-            if node_x.is_some() || node_scale.is_some() {
-                let dims: [usize; 5] = x.dims().try_into().expect("a rank-5 input");
-                let (x_grad, scale_grad) = event_host::conv2d_input_grad::<B>(
-                    node_scale.is_some().then(|| x.clone()),
-                    dims,
-                    weight.clone(),
-                    grad.clone(),
-                    scale.clone(),
-                    options,
-                );
-                if let Some(node) = node_scale {
-                    grads.register::<B>(node.id, scale_grad);
-                }
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, x_grad);
-                }
+            conv_backward::<B>(ops, grad, grads);
+        }
+    }
+
+    /// What the backward pass of the event-driven convolution keeps: `(x, weight, scale,
+    /// options)`, the options with the path the forward pass took.
+    type ConvState<B> = (Kept<B>, FloatTensor<B>, FloatTensor<B>, EventConvOptions);
+
+    /// [`EventConvBackward`] for the output gradient `grad`.
+    fn conv_backward<B: EventBackend + CpuHost>(
+        ops: Ops<ConvState<B>, 3>,
+        grad: FloatTensor<B>,
+        grads: &mut Gradients,
+    ) {
+        let [node_x, node_weight, node_scale] = ops.parents;
+        let (x, weight, scale, options) = ops.state;
+        if node_x.is_some() || node_scale.is_some() {
+            let dims: [usize; 5] = x.dims().try_into().expect("a rank-5 input");
+            let (x_grad, scale_grad) = event_host::conv2d_input_grad::<B>(
+                node_scale.is_some().then(|| x.clone()),
+                dims,
+                weight.clone(),
+                grad.clone(),
+                scale.clone(),
+                options,
+            );
+            if let Some(node) = node_scale {
+                grads.register::<B>(node.id, scale_grad);
             }
-            if let Some(node) = node_weight {
-                let weight_grad =
-                    event_host::conv2d_weight_grad::<B>(x, weight, grad, scale, options);
-                grads.register::<B>(node.id, weight_grad);
+            if let Some(node) = node_x {
+                grads.register::<B>(node.id, x_grad);
             }
+        }
+        if let Some(node) = node_weight {
+            let weight_grad = event_host::conv2d_weight_grad::<B>(x, weight, grad, scale, options);
+            grads.register::<B>(node.id, weight_grad);
+        }
+    }
+
+    /// Backward of [`EventBackend::event_conv2d_spike`]: the gradient of the synapse's output
+    /// `z`, `εᵀ ∗ (ρ(u)·∂L/∂s)`, then [`EventConvBackward`]'s on it.
+    ///
+    /// Where the forward pass ran the event loops, `z` is recomputed from the kept input (the
+    /// spikes as bits) and `ρ(u)` from `z` ([`event_host::psp_spike_backward`]); otherwise
+    /// `ρ(u)` was kept.
+    #[derive(Debug)]
+    struct EventConvSpikeBackward;
+
+    /// What [`EventConvSpikeBackward`] keeps besides the convolution's state.
+    #[derive(Clone, Debug)]
+    enum SpikeState<B: CpuHost> {
+        /// Recompute `z`: `(τs, spike parameters)`.
+        Recompute(f64, SpikeParams),
+        /// `ρ(u)` of every neuron and step, and τs.
+        Surrogate(FloatTensor<B>, f64),
+    }
+
+    impl<B: EventBackend + CpuHost> Backward<B, 3> for EventConvSpikeBackward {
+        type State = (ConvState<B>, SpikeState<B>);
+
+        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let Ops {
+                parents,
+                node,
+                state: (conv, spike),
+            } = ops;
+            let grad = grads.consume::<B>(&node);
+            let grad = match spike {
+                SpikeState::Recompute(tau_s, params) => {
+                    let (x, weight, scale, options) = conv.clone();
+                    event_host::conv2d_spike_grad::<B>(
+                        x,
+                        weight,
+                        scale,
+                        options,
+                        (tau_s, params),
+                        grad,
+                    )
+                }
+                SpikeState::Surrogate(surrogate, tau_s) => {
+                    B::psp_filter(B::float_mul(grad, surrogate), tau_s, true)
+                }
+            };
+            let ops = Ops {
+                parents,
+                node,
+                state: conv,
+            };
+            conv_backward::<B>(ops, grad, grads);
         }
     }
 
@@ -271,6 +335,60 @@ mod events {
                 OpsKind::UnTracked(prep) => {
                     prep.finish(B::event_conv2d(x, weight, scale, options, binary))
                 }
+            }
+        }
+
+        fn event_conv2d_spike(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            scale: FloatTensor<Self>,
+            options: EventConvOptions,
+            binary: bool,
+            tau_s: f64,
+            params: SpikeParams,
+        ) -> FloatTensor<Self> {
+            let (x, node_x) = x.into_parts();
+            let (weight, node_weight) = weight.into_parts();
+            let (scale, node_scale) = scale.into_parts();
+            let id = node_x.id().value;
+            match EventConvSpikeBackward
+                .prepare::<C>([node_x, node_weight, node_scale])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    // As `event_conv2d`: one packed copy, the path decided once.
+                    let kept = keep_shared::<B>(id, x.clone(), binary);
+                    let events = options.runs_events(|| kept.density());
+                    let options = options.decided(events);
+                    let recompute = events && options.memory == BackwardMemory::Recompute;
+                    let (spikes, spike) = if recompute {
+                        // The event loops read the input as kept (the bits, for spikes).
+                        let spikes = event_host::conv2d_spike::<B>(
+                            kept.clone(),
+                            weight.clone(),
+                            scale.clone(),
+                            options,
+                            tau_s,
+                            params,
+                        );
+                        (spikes, SpikeState::Recompute(tau_s, params))
+                    } else {
+                        let input = match (&kept, events) {
+                            (Kept::Bits { .. }, true) => kept.clone(),
+                            _ => Kept::Float(x),
+                        };
+                        let z =
+                            event_host::conv2d::<B>(input, weight.clone(), scale.clone(), options);
+                        let v = B::psp_filter(z, tau_s, false);
+                        let (spikes, surrogate) = B::spike_fire_surrogate(v, params);
+                        (spikes, SpikeState::Surrogate(surrogate, tau_s))
+                    };
+                    prep.finish(((kept, weight, scale, options), spike), spikes)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(B::event_conv2d_spike(
+                    x, weight, scale, options, binary, tau_s, params,
+                )),
             }
         }
 

@@ -192,7 +192,7 @@ impl Block {
 
 /// A raw pointer into an output buffer, shared by blocks that write disjoint elements.
 #[derive(Clone, Copy)]
-struct OutPtr<F>(*mut MaybeUninit<F>);
+pub(crate) struct OutPtr<F>(*mut MaybeUninit<F>);
 
 // SAFETY: every block writes only its own elements (disjoint column ranges of its own sample),
 // so sharing the base pointer across threads never creates overlapping writes.
@@ -205,7 +205,7 @@ impl<F> OutPtr<F> {
     /// # Safety
     /// `offset + len` is within the buffer, and no other live slice covers these elements.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, offset: usize, len: usize) -> &mut [MaybeUninit<F>] {
+    pub(crate) unsafe fn slice(&self, offset: usize, len: usize) -> &mut [MaybeUninit<F>] {
         // SAFETY: guaranteed by the caller.
         unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
     }
@@ -232,7 +232,7 @@ impl<F> Output<F> {
         &mut self.buf.spare_capacity_mut()[..self.len]
     }
 
-    fn ptr(&mut self) -> OutPtr<F> {
+    pub(crate) fn ptr(&mut self) -> OutPtr<F> {
         OutPtr(self.slots().as_mut_ptr())
     }
 
@@ -402,7 +402,7 @@ impl<F: Real> Carried<F> {
 
 /// One neuron's spike generation with the refractory response (eq. 4), see [`spike_fire`].
 #[derive(Clone, Copy)]
-struct Firing<F> {
+pub(crate) struct Firing<F> {
     theta: F,
     /// `e^{−1/τr}`.
     decay: F,
@@ -411,7 +411,7 @@ struct Firing<F> {
 }
 
 impl<F: Real> Firing<F> {
-    fn new(params: SpikeParams) -> Self {
+    pub(crate) fn new(params: SpikeParams) -> Self {
         Self {
             theta: F::from_f64(params.theta),
             decay: F::from_f64((-1.0 / params.tau_r).exp()),
@@ -422,7 +422,7 @@ impl<F: Real> Firing<F> {
     /// One step: `u = v + r`, the spike `[u ≥ θ]`, and `r` moves to the next step. Returns
     /// `(u, spike)`.
     #[inline(always)]
-    fn step(self, r: &mut F, v: F) -> (F, F) {
+    pub(crate) fn step(self, r: &mut F, v: F) -> (F, F) {
         let u = v + *r;
         let fired = if u >= self.theta { F::ONE } else { F::ZERO };
         *r = self.decay * (*r + self.reset * fired);
@@ -620,13 +620,13 @@ pub(crate) fn psp_moment_backward<F: Real>(
 /// The alpha-PSP recursion of [`psp_filter`] for one neuron: with `w[t] = q·w[t−1] + x[t]` and
 /// `z[t] = q·z[t−1] + w[t−1]`, `y[t] = (e/τ)·q·z[t]`.
 #[derive(Clone, Copy)]
-struct AlphaPsp<F> {
+pub(crate) struct AlphaPsp<F> {
     q: F,
     gain: F,
 }
 
 impl<F: Real> AlphaPsp<F> {
-    fn new(tau_s: f64) -> Self {
+    pub(crate) fn new(tau_s: f64) -> Self {
         let decay = (-1.0 / tau_s).exp();
         Self {
             q: F::from_f64(decay),
@@ -636,7 +636,7 @@ impl<F: Real> AlphaPsp<F> {
 
     /// One step: the state `(w, z)` takes `x`, returns `y`.
     #[inline(always)]
-    fn step(self, w: &mut F, z: &mut F, x: F) -> F {
+    pub(crate) fn step(self, w: &mut F, z: &mut F, x: F) -> F {
         let w_prev = *w;
         *z = self.q * *z + w_prev;
         *w = self.q * w_prev + x;
@@ -707,21 +707,22 @@ impl CarryKernel for SpikeKernel<false> {
 /// The PSP filter and spike generation in one pass from a carried state, for streaming: the
 /// input `x` is a synapse's output before its PSP filter, `y = ε ∗ x` the potential (see
 /// [`psp_filter`]), and the spikes those of [`spike_fire`] on `y`. The state is `[B, 3, N]`:
-/// the filter's traces `w`, `z` and the refractory response `r`. The same arithmetic, in the
-/// same order, as [`psp_filter_from`] then [`spike_fire`], without writing `y`.
+/// the filter's traces `w`, `z` and the refractory response `r` (from rest when `carry` is
+/// `None`; the returned state is then empty). The same arithmetic, in the same order, as
+/// [`psp_filter_from`] then [`spike_fire`], without writing `y`.
 pub fn psp_spike_from<F: Real>(
     x: &[F],
     layout: TimeLayout,
     tau_s: f64,
     params: SpikeParams,
-    carry: &[F],
+    carry: Option<&[F]>,
 ) -> (Vec<F>, Vec<F>) {
     assert_eq!(
         x.len(),
         layout.len(),
         "psp_spike: buffer does not match {layout:?}"
     );
-    let (carried, state) = Carried::new(Some(carry), layout, 3);
+    let (carried, state) = Carried::new(carry, layout, 3);
     let mut spikes = Output::new(x.len());
     let psp = AlphaPsp::<F>::new(tau_s);
     let firing = Firing::<F>::new(params);
@@ -786,7 +787,37 @@ pub struct PspSpikeKernel {
 
 impl CarryKernel for PspSpikeKernel {
     fn run<F: Real>(&self, input: &[F], state: &[F], layout: TimeLayout) -> (Vec<F>, Vec<F>) {
-        psp_spike_from(input, layout, self.tau_s, self.params, state)
+        psp_spike_from(input, layout, self.tau_s, self.params, Some(state))
+    }
+}
+
+impl CpuKernel<1> for PspSpikeKernel {
+    /// From rest.
+    fn run<F: Real>(&self, input: &[F], layout: TimeLayout) -> [Vec<F>; 1] {
+        [psp_spike_from(input, layout, self.tau_s, self.params, None).0]
+    }
+}
+
+/// SLAYER's surrogate derivative `ρ(u) = (1/α)·exp(−|u − θ|/β)` (eq. 10).
+#[derive(Clone, Copy)]
+pub(crate) struct Surrogate<F> {
+    theta: F,
+    inv_alpha: F,
+    neg_inv_beta: F,
+}
+
+impl<F: Real> Surrogate<F> {
+    pub(crate) fn new(params: SpikeParams) -> Self {
+        Self {
+            theta: F::from_f64(params.theta),
+            inv_alpha: F::from_f64(1.0 / params.alpha),
+            neg_inv_beta: F::from_f64(-1.0 / params.beta),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn at(self, u: F) -> F {
+        self.inv_alpha * ((u - self.theta).abs() * self.neg_inv_beta).exp_nonpositive()
     }
 }
 
@@ -820,9 +851,7 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
     let mut spikes = Output::new(v.len());
     let mut surrogate = Output::new(if SURROGATE { v.len() } else { 0 });
     let firing = Firing::<F>::new(params);
-    let theta = firing.theta;
-    let inv_alpha = F::from_f64(1.0 / params.alpha);
-    let neg_inv_beta = F::from_f64(-1.0 / params.beta);
+    let surrogate_at = Surrogate::<F>::new(params);
     let spikes_out = spikes.ptr();
     let surrogate_out = surrogate.ptr();
     for_each_block(
@@ -845,7 +874,7 @@ pub fn spike_fire<F: Real, const SURROGATE: bool>(
                     {
                         let (u, fired) = firing.step(r, v);
                         s.write(fired);
-                        rho.write(inv_alpha * ((u - theta).abs() * neg_inv_beta).exp_nonpositive());
+                        rho.write(surrogate_at.at(u));
                     }
                 } else {
                     for ((s, &v), r) in ss.iter_mut().zip(vs).zip(refractory.iter_mut()) {

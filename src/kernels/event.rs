@@ -16,9 +16,9 @@
 //! their input through [`Source`]: float values, or the spikes as bits (what the backward pass
 //! keeps).
 
-use super::WeightLayout;
-use super::cpu::{Output, Real, simd};
+use super::cpu::{AlphaPsp, Firing, Output, Real, Surrogate, simd};
 use super::source::Source;
+use super::{SpikeParams, WeightLayout};
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -386,6 +386,185 @@ fn conv2d_frame<F: Real>(
     )
 }
 
+/// Width of the channel groups of [`conv2d_spike`]'s jobs (one job per sample and group): all
+/// output channels in one group unless the batch leaves threads idle, then groups of at least
+/// 16 channels, as many as the threads per sample. Every group walks all of the frame's events,
+/// and narrower groups cost more in all: the Table 2 network's inference took 1.9× as long with
+/// groups of 8 channels and 1.2× with 16 as with one group (2 threads, batch 10).
+fn group_width(channels_out: usize, batch: usize, threads: usize) -> usize {
+    let groups = (threads / batch.max(1)).min(channels_out / 16).max(1);
+    channels_out
+        .div_ceil(groups)
+        .next_multiple_of(8)
+        .min(channels_out)
+}
+
+/// An event-driven synapse, the PSP filter of its output and spike generation, in one pass
+/// that never writes the synapse's output `y = scale·conv2d(x, weight)` ([`conv2d`]).
+///
+/// Without `grad`: the spikes of `v = ε ∗ y` from rest ([`spike_fire`](super::cpu::spike_fire)
+/// on [`psp_filter`](super::cpu::psp_filter)'s output), `[frames, channels_out, h', w']`.
+/// With `grad` (`∂L/∂s`, same shape): the gradient with respect to `y`,
+/// `εᵀ ∗ (ρ(u)·∂L/∂s)`, recomputing `y`, `v`, the refractory response and `ρ(u)` on the way.
+///
+/// Every job is one sample and one group of output channels ([`group_width`]), in time order:
+/// a frame's events accumulate channels-last as in [`conv2d`], the neurons step their PSP and
+/// refractory recursions on that buffer directly (the state kept channels-last too), and only
+/// the result is transposed into the output. The arithmetic is that of the separate ops in the
+/// same order (each element's sum over the same events, `scale·sum`, the same recursions), so
+/// the spikes and gradients equal theirs exactly.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_spike<F: Real>(
+    x: Source<'_, F>,
+    weight: &[F],
+    layout: WeightLayout,
+    scale: &[F],
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+    neuron: (f64, SpikeParams),
+    grad: Option<&[F]>,
+) -> Vec<F> {
+    let (fin, fout) = (g.frame_in(), g.frame_out());
+    assert_eq!(
+        weight.len(),
+        g.weight_len(),
+        "event conv2d_spike: weight length"
+    );
+    assert_eq!(x.len() % fin, 0, "event conv2d_spike: input length");
+    let frames = x.len() / fin;
+    let steps = frames_per_sample;
+    assert_eq!(scale.len() * steps, frames, "event conv2d_spike: scale");
+    if let Some(grad) = grad {
+        assert_eq!(
+            grad.len(),
+            frames * fout,
+            "event conv2d_spike: gradient length"
+        );
+    }
+    let rows = match layout {
+        WeightLayout::OutIn => Cow::Owned(weight_rows(weight, g)),
+        WeightLayout::InOut => Cow::Borrowed(weight),
+    };
+    let co = g.channels_out;
+    if fout == 0 || frames == 0 {
+        return Vec::new();
+    }
+    let width = group_width(co, scale.len(), rayon::current_num_threads());
+    conv2d_spike_in(x, &rows, scale, steps, g, neuron, grad, width)
+}
+
+/// [`conv2d_spike`] with the weight in event layout and output channels in groups of `width`.
+#[allow(clippy::too_many_arguments)]
+fn conv2d_spike_in<F: Real>(
+    x: Source<'_, F>,
+    rows: &[F],
+    scale: &[F],
+    steps: usize,
+    g: &ConvGeometry,
+    neuron: (f64, SpikeParams),
+    grad: Option<&[F]>,
+    width: usize,
+) -> Vec<F> {
+    let (fin, fout) = (g.frame_in(), g.frame_out());
+    let frames = x.len() / fin;
+    let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
+    let groups = co.div_ceil(width);
+    let psp = AlphaPsp::<F>::new(neuron.0);
+    let firing = Firing::<F>::new(neuron.1);
+    let surrogate = Surrogate::<F>::new(neuron.1);
+    let mut out = Output::new(frames * fout);
+    let ptr = out.ptr();
+    let job = |job: usize| {
+        let (sample, first) = (job / groups, job % groups * width);
+        let cg = width.min(co - first);
+        let n = cg * pixels;
+        let [mut acc, mut w, mut z, mut r, mut cl] = core::array::from_fn(|_| vec![F::ZERO; n]);
+        let mut grad_cl = vec![F::ZERO; if grad.is_some() { n } else { 0 }];
+        let factor = scale[sample];
+        let block = |t: usize| (sample * steps + t) * fout + first * pixels;
+        simd(
+            #[inline(always)]
+            || {
+                for t in 0..steps {
+                    let frame = (sample * steps + t) * fin;
+                    for_each_event(
+                        &x,
+                        frame,
+                        g,
+                        #[inline(always)]
+                        |row, pixel, run, value| {
+                            if cg == co {
+                                let len = run * co;
+                                axpy(
+                                    &mut acc[pixel * co..][..len],
+                                    value,
+                                    &rows[row * co..][..len],
+                                );
+                            } else {
+                                for j in 0..run {
+                                    axpy(
+                                        &mut acc[(pixel + j) * cg..][..cg],
+                                        value,
+                                        &rows[(row + j) * co + first..][..cg],
+                                    );
+                                }
+                            }
+                        },
+                    );
+                    let neurons = acc
+                        .iter()
+                        .zip(w.iter_mut())
+                        .zip(z.iter_mut())
+                        .zip(r.iter_mut());
+                    match grad {
+                        None => {
+                            for ((((&y, w), z), r), s) in neurons.zip(cl.iter_mut()) {
+                                *s = firing.step(r, psp.step(w, z, factor * y)).1;
+                            }
+                        }
+                        Some(grad) => {
+                            transpose(&grad[block(t)..][..n], &mut grad_cl, pixels, F::ONE);
+                            for (((((&y, w), z), r), d), &gs) in
+                                neurons.zip(cl.iter_mut()).zip(&grad_cl)
+                            {
+                                let (u, _) = firing.step(r, psp.step(w, z, factor * y));
+                                *d = gs * surrogate.at(u);
+                            }
+                        }
+                    }
+                    // SAFETY: this job's channels of this frame, in bounds; no other job
+                    // writes them.
+                    let dst = unsafe { ptr.slice(block(t), n) };
+                    transpose(&cl, dst, cg, F::ONE);
+                    acc.fill(F::ZERO);
+                }
+                if grad.is_some() {
+                    // The adjoint filter over this job's output, last step first, in place.
+                    w.fill(F::ZERO);
+                    z.fill(F::ZERO);
+                    for t in (0..steps).rev() {
+                        // SAFETY: as above; written in the loop above.
+                        let dst = unsafe { ptr.slice(block(t), n) };
+                        for ((d, w), z) in dst.iter_mut().zip(w.iter_mut()).zip(z.iter_mut()) {
+                            // SAFETY: written in the loop above.
+                            let x = unsafe { d.assume_init() };
+                            d.write(psp.step(w, z, x));
+                        }
+                    }
+                }
+            },
+        )
+    };
+    let jobs = scale.len() * groups;
+    if jobs == 1 {
+        job(0);
+    } else {
+        (0..jobs).into_par_iter().for_each(job);
+    }
+    // SAFETY: the jobs cover every sample, channel, step and pixel once.
+    unsafe { out.assume_written() }
+}
+
 /// `out[o·n + i] = scale·src[i·cols + o]`: `src` is `[n, cols]`, `out` `[cols, n]`. For `f32`
 /// on a CPU with AVX2, 8×8 blocks transposed in registers ([`transpose_f32_blocks`]: eight
 /// vector loads and stores instead of 64 scalar ones; a third of the event forward's time went
@@ -689,6 +868,91 @@ pub(crate) mod tests {
                 assert!((gw - want).abs() < 1e-12, "weight {idx}: {gw} vs {want}");
             }
         }
+    }
+
+    /// The fused synapse → PSP → spike kernel against the ops it fuses ([`conv2d`], then
+    /// `psp_filter` and `spike_fire` of `cpu`; with a gradient, its product with the surrogate
+    /// and the adjoint filter), bit for bit: one group and groups of 8 channels (the last one
+    /// partial), stride 1 and 2, spikes as bits.
+    #[test]
+    fn the_fused_spike_kernel_equals_the_ops_it_fuses() {
+        use crate::kernels::cpu::{TimeLayout, psp_filter, spike_fire};
+        let params = SpikeParams {
+            theta: 0.3,
+            tau_r: 2.0,
+            alpha: 1.5,
+            beta: 0.7,
+        };
+        let tau_s = 2.5;
+        for (stride, width) in [(1, 20), (1, 8), (2, 8), (2, 16)] {
+            let g = ConvGeometry {
+                channels_in: 3,
+                channels_out: 20,
+                height: 7,
+                width: 6,
+                kernel: 3,
+                stride,
+                padding: 1,
+            };
+            let (batch, steps) = (2, 9);
+            let frames = batch * steps;
+            let x: Vec<f32> = pseudo_random(frames * g.frame_in(), 4)
+                .into_iter()
+                .map(|v| if v > 0.6 { 1.0 } else { 0.0 })
+                .collect();
+            let bits = pack_bits(&x);
+            let x_bits = Source::bits(&bits, x.len());
+            let weight: Vec<f32> = pseudo_random(g.weight_len(), 5)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            let scale = [0.8f32, 1.7];
+            let grad: Vec<f32> = pseudo_random(frames * g.frame_out(), 6)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
+            // The ops one after the other.
+            let y = conv2d(x_bits, &weight, WeightLayout::OutIn, &scale, steps, &g);
+            let layout = TimeLayout {
+                batch,
+                time: steps,
+                neurons: g.frame_out(),
+            };
+            let v = psp_filter(&y, layout, tau_s, false);
+            let fired = spike_fire::<f32, true>(&v, layout, params, None);
+            let product: Vec<f32> = grad
+                .iter()
+                .zip(&fired.surrogate)
+                .map(|(g, r)| g * r)
+                .collect();
+            let want_grad = psp_filter(&product, layout, tau_s, true);
+            assert!(fired.spikes.contains(&1.0) && fired.spikes.contains(&0.0));
+            // Fused.
+            let rows = weight_rows(&weight, &g);
+            let neuron = (tau_s, params);
+            let spikes = conv2d_spike_in(x_bits, &rows, &scale, steps, &g, neuron, None, width);
+            let got_grad =
+                conv2d_spike_in(x_bits, &rows, &scale, steps, &g, neuron, Some(&grad), width);
+            for (what, got, want) in [
+                ("spikes", &spikes, &fired.spikes),
+                ("gradient", &got_grad, &want_grad),
+            ] {
+                assert_eq!(got.len(), want.len(), "{what}: length");
+                let first = got.iter().zip(want.iter()).position(|(a, b)| a != b);
+                assert!(
+                    first.is_none(),
+                    "stride {stride}, width {width}: {what} differ first at {first:?}"
+                );
+            }
+        }
+        // Groups: one while the batch keeps the threads busy, 16 channels or more otherwise.
+        assert_eq!(group_width(32, 10, 2), 32);
+        assert_eq!(group_width(32, 10, 16), 32);
+        assert_eq!(group_width(32, 1, 2), 16);
+        assert_eq!(group_width(64, 2, 16), 16);
+        assert_eq!(group_width(48, 1, 2), 24);
+        assert_eq!(group_width(20, 1, 4), 20);
+        assert_eq!(group_width(4, 1, 16), 4);
     }
 
     /// Spikes read as bits give what the same spikes give as floats, bit for bit (the same

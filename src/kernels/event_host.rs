@@ -7,10 +7,10 @@
 
 use super::cpu::{self, Real, TimeLayout};
 use super::event::{self, ConvGeometry};
-use super::host::{CpuHost, HostOp, run_in};
+use super::host::{CpuHost, HostOp, run_in, run_kernel};
 use super::input_grad;
 use super::source::Source;
-use super::{EventConvOptions, SnnBackend, WeightLayout};
+use super::{EventConvOptions, SnnBackend, SpikeParams, WeightLayout};
 use burn::backend::{
     Backend, TensorMetadata,
     tensor::{Device, FloatTensor, IntTensor},
@@ -158,6 +158,112 @@ pub(crate) fn conv2d<B: CpuHost>(
         },
     );
     y
+}
+
+/// [`EventBackend::event_conv2d_spike`](super::EventBackend::event_conv2d_spike) on a CPU
+/// backend: [`event::conv2d_spike`] (convolution, PSP filter and spikes in one pass) where the
+/// event loops run, otherwise the dense [`conv2d`] and then the PSP filter and spike generation
+/// in one pass ([`cpu::psp_spike_from`], from rest).
+pub(crate) fn conv2d_spike<B: CpuHost>(
+    x: Kept<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    o: EventConvOptions,
+    tau_s: f64,
+    params: SpikeParams,
+) -> FloatTensor<B> {
+    if !o.runs_events(|| x.density()) {
+        let z = conv2d::<B>(x, weight, scale, o.decided(false));
+        let [spikes] = run_kernel::<B, _, 1>(z, &cpu::PspSpikeKernel { tau_s, params });
+        return spikes;
+    }
+    conv2d_spike_events::<B>(x, weight, scale, o, (tau_s, params), None)
+}
+
+/// The gradient of [`conv2d_spike`]'s spikes with respect to the synapse's output
+/// `y = scale·conv2d(x, weight)`, for the gradient `grad` of the spikes, on the event path:
+/// [`event::conv2d_spike`], which recomputes `y`, the potential and its surrogate from `x`.
+pub(crate) fn conv2d_spike_grad<B: CpuHost>(
+    x: Kept<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    o: EventConvOptions,
+    neuron: (f64, SpikeParams),
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    conv2d_spike_events::<B>(x, weight, scale, o, neuron, Some(grad))
+}
+
+fn conv2d_spike_events<B: CpuHost>(
+    x: Kept<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    o: EventConvOptions,
+    neuron: (f64, SpikeParams),
+    grad: Option<FloatTensor<B>>,
+) -> FloatTensor<B> {
+    #[cfg(test)]
+    tests::count_path(true);
+    let dims = x.dims();
+    let g = geometry(&dims, &weight.shape().to_vec(), o);
+    let [y] = run_in(
+        weight.dtype(),
+        ConvSpike::<B> {
+            x,
+            weight,
+            layout: o.weight,
+            scale,
+            g,
+            t: dims[1],
+            neuron,
+            grad,
+        },
+    );
+    y
+}
+
+/// [`event::conv2d_spike`].
+struct ConvSpike<B: CpuHost> {
+    x: Kept<B>,
+    weight: FloatTensor<B>,
+    layout: WeightLayout,
+    scale: FloatTensor<B>,
+    g: ConvGeometry,
+    t: usize,
+    neuron: (f64, SpikeParams),
+    grad: Option<FloatTensor<B>>,
+}
+
+impl<B: CpuHost> HostOp<B, 1> for ConvSpike<B> {
+    fn run<F: Real>(self) -> [FloatTensor<B>; 1] {
+        let Self {
+            x,
+            weight,
+            layout,
+            scale,
+            g,
+            t,
+            neuron,
+            grad,
+        } = self;
+        let device = weight.device();
+        let b = scale.shape().num_elements();
+        let run = |grad: Option<&[F]>| {
+            x.read::<F, _>(|x| {
+                B::read::<F, _>(weight, |w| {
+                    B::read::<F, _>(scale, |s| {
+                        event::conv2d_spike(x, w, layout, s, t, &g, neuron, grad)
+                    })
+                })
+            })
+        };
+        let y = match grad {
+            Some(grad) => B::read::<F, _>(grad, |d| run(Some(d))),
+            None => run(None),
+        };
+        let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];
+        [B::write(y, &shape, &device)]
+    }
 }
 
 /// [`event::conv2d`] of `x` by `weight`, scaled per sample.

@@ -205,6 +205,25 @@ macro_rules! impl_cpu_backend {
                 )
             }
 
+            fn event_conv2d_spike(
+                x: burn::backend::tensor::FloatTensor<Self>,
+                weight: burn::backend::tensor::FloatTensor<Self>,
+                scale: burn::backend::tensor::FloatTensor<Self>,
+                options: $crate::kernels::EventConvOptions,
+                _binary: bool,
+                tau_s: f64,
+                params: $crate::kernels::SpikeParams,
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                $crate::kernels::event_host::conv2d_spike::<Self>(
+                    $crate::kernels::event_host::Kept::Float(x),
+                    weight,
+                    scale,
+                    options,
+                    tau_s,
+                    params,
+                )
+            }
+
             fn psp_moment(
                 x: burn::backend::tensor::FloatTensor<Self>,
                 tau_s: f64,

@@ -116,6 +116,24 @@ impl WeightLayout {
     }
 }
 
+/// What the backward pass of an event-driven synapse's spikes
+/// ([`EventBackend::event_conv2d_spike`]) keeps from the forward pass.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum BackwardMemory {
+    /// The input (as bits for spikes), and the synapse's output recomputed in the backward
+    /// pass: one event-driven convolution more per layer and step, and no float tensor the
+    /// size of the layer's output kept from the forward pass to the backward pass. On Table 2's
+    /// N-MNIST network at T = 300 (batch 10), a step's peak memory is about a third of
+    /// [`Keep`](Self::Keep)'s (docs/benchmarks.md). The default.
+    #[default]
+    Recompute,
+    /// The surrogate derivative `ρ(u)` of every neuron and step (one float each), as the
+    /// separate ops keep it: no recomputation, more memory.
+    Keep,
+}
+
 /// The options of the event-driven convolution ([`EventBackend::event_conv2d`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EventConvOptions {
@@ -130,6 +148,9 @@ pub struct EventConvOptions {
     pub dense_above: f64,
     /// The weight's layout. Default: [`WeightLayout::OutIn`].
     pub weight: WeightLayout,
+    /// What the backward pass of [`EventBackend::event_conv2d_spike`] keeps where the event
+    /// loops run. Default: [`BackwardMemory::Recompute`].
+    pub memory: BackwardMemory,
 }
 
 impl EventConvOptions {
@@ -140,7 +161,13 @@ impl EventConvOptions {
             padding,
             dense_above: DENSE_ABOVE_DENSITY,
             weight: WeightLayout::OutIn,
+            memory: BackwardMemory::Recompute,
         }
+    }
+
+    /// With another [`memory`](Self::memory).
+    pub fn with_memory(self, memory: BackwardMemory) -> Self {
+        Self { memory, ..self }
     }
 
     /// With another [`weight`](Self::weight) layout.
@@ -286,6 +313,29 @@ pub trait EventBackend: SnnBackend {
         scale: FloatTensor<Self>,
         options: EventConvOptions,
         binary: bool,
+    ) -> FloatTensor<Self>;
+
+    /// The spikes of an event-driven synapse's filtered output, as one op:
+    /// `spike_fire(psp_filter(event_conv2d(x, weight, scale, options, binary), τs), params)`.
+    ///
+    /// For training: autodiff keeps what [`event_conv2d`](EventBackend::event_conv2d) keeps (the
+    /// input as bits for spikes, the weight, the scale) and recomputes the synapse's output in
+    /// the backward pass (one more event-driven convolution), where the two ops keep the
+    /// surrogate `ρ(u)` of every neuron and step
+    /// ([`spike_fire_surrogate`](SnnBackend::spike_fire_surrogate)) from the forward pass to the
+    /// backward pass. On the CPU the convolution, the filter and the spikes run in one pass
+    /// that never writes the synapse's output, forward and backward, with the arithmetic of the
+    /// ops one after the other (the same spikes and gradients). Where the forward pass runs
+    /// the dense convolution (above [`dense_above`](EventConvOptions::dense_above)), or with
+    /// [`BackwardMemory::Keep`], it runs the ops one after the other and keeps the surrogate.
+    fn event_conv2d_spike(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        options: EventConvOptions,
+        binary: bool,
+        tau_s: f64,
+        params: SpikeParams,
     ) -> FloatTensor<Self>;
 
     /// The second moment of the pooled PSP of `x`: with `a = Pool_pool(ε ∗ x)`,

@@ -289,6 +289,7 @@ impl SpikingNetworkConfig {
                         .with_weight_scale(settings.weight_scale)
                         .with_kernel(synapse_kernel)
                         .with_dense_above_density(settings.dense_above_density)
+                        .with_backward_memory(settings.backward_memory)
                         .init(device);
                     h = h.div_ceil(stride);
                     w = w.div_ceil(stride);
@@ -302,6 +303,7 @@ impl SpikingNetworkConfig {
                         .with_weight_scale(settings.weight_scale)
                         .with_kernel(synapse_kernel)
                         .with_dense_above_density(settings.dense_above_density)
+                        .with_backward_memory(settings.backward_memory)
                         .init(device);
                     (Synapse::Dense(dense), units)
                 }

@@ -181,6 +181,7 @@ impl SpikingResNetConfig {
                 .with_weight_scale(settings.weight_scale)
                 .with_kernel(settings.synapse_kernel)
                 .with_dense_above_density(settings.dense_above_density)
+                .with_backward_memory(settings.backward_memory)
                 .init(device),
             srm: settings.srm.clone(),
             input: self.input,

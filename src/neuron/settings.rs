@@ -41,6 +41,12 @@ pub struct LayerSettings {
     /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
     #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
     pub dense_above_density: f64,
+    /// With the event path in training: what the backward pass keeps of a synapse and the
+    /// spikes that follow it (see [`BackwardMemory`](crate::kernels::BackwardMemory):
+    /// recomputing saves most of a step's memory at some cost in time). Does not change the
+    /// result. Default: `Recompute`.
+    #[config(default = "crate::kernels::BackwardMemory::Recompute")]
+    pub backward_memory: crate::kernels::BackwardMemory,
     /// How the membrane baselines (BN, BNTT, tdBN) learn and keep statistics. Default: as
     /// their references do ([`MembraneNormOptions`]).
     #[config(default = "MembraneNormOptions::new()")]

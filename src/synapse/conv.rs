@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::{Potential, Presynaptic, SynapseInput, SynapseKernel};
 use crate::functional::Clock;
-use crate::kernels::EventConvOptions;
+use crate::kernels::{BackwardMemory, EventConvOptions};
 
 /// Configuration of a [`SynapseConv2d`].
 #[derive(Config, Debug)]
@@ -35,6 +35,11 @@ pub struct SynapseConv2dConfig {
     /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
     #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
     pub dense_above_density: f64,
+    /// With the event path in training: what the backward pass keeps of the synapse and the
+    /// spikes that follow it ([`BackwardMemory`]). Does not change the result. Default:
+    /// [`BackwardMemory::Recompute`].
+    #[config(default = "BackwardMemory::Recompute")]
+    pub backward_memory: BackwardMemory,
 }
 
 /// A 2-D convolution applied to every time step: `v[b, t] = W ⊛ a[b, t]`.
@@ -48,6 +53,9 @@ pub struct SynapseConv2d {
     /// The event path's density threshold ([`EventConvOptions::dense_above`]).
     #[module(skip)]
     pub dense_above_density: f64,
+    /// What the event path's backward pass keeps ([`BackwardMemory`]).
+    #[module(skip)]
+    pub backward_memory: BackwardMemory,
 }
 
 impl SynapseConv2dConfig {
@@ -86,6 +94,7 @@ impl SynapseConv2dConfig {
             conv,
             kernel: self.kernel,
             dense_above_density: self.dense_above_density,
+            backward_memory: self.backward_memory,
         }
     }
 }
@@ -153,7 +162,8 @@ impl SynapseConv2d {
             [b, t, c, h, w]
         );
         let options = EventConvOptions::new(self.conv.stride[0], k / 2)
-            .with_dense_above(self.dense_above_density);
+            .with_dense_above(self.dense_above_density)
+            .with_memory(self.backward_memory);
         let v = x.convolve_potential(self.conv.weight.val(), options, clock);
         match &self.conv.bias {
             Some(bias) => {

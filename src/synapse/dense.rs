@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::{Potential, Presynaptic, SynapseInput, SynapseKernel};
 use crate::functional::Clock;
-use crate::kernels::{EventConvOptions, WeightLayout};
+use crate::kernels::{BackwardMemory, EventConvOptions, WeightLayout};
 
 /// Configuration of a [`SynapseDense`].
 #[derive(Config, Debug)]
@@ -30,6 +30,11 @@ pub struct SynapseDenseConfig {
     /// [`DENSE_ABOVE_DENSITY`](crate::kernels::DENSE_ABOVE_DENSITY) (0.25).
     #[config(default = "crate::kernels::DENSE_ABOVE_DENSITY")]
     pub dense_above_density: f64,
+    /// With the event path in training: what the backward pass keeps of the synapse and the
+    /// spikes that follow it ([`BackwardMemory`]). Does not change the result. Default:
+    /// [`BackwardMemory::Recompute`].
+    #[config(default = "BackwardMemory::Recompute")]
+    pub backward_memory: BackwardMemory,
 }
 
 /// A dense (fully connected) synapse applied to every time step: `v[b, t] = W·a[b, t]`.
@@ -43,6 +48,9 @@ pub struct SynapseDense {
     /// The event path's density threshold ([`EventConvOptions::dense_above`]).
     #[module(skip)]
     pub dense_above_density: f64,
+    /// What the event path's backward pass keeps ([`BackwardMemory`]).
+    #[module(skip)]
+    pub backward_memory: BackwardMemory,
 }
 
 impl SynapseDenseConfig {
@@ -75,6 +83,7 @@ impl SynapseDenseConfig {
             linear,
             kernel: self.kernel,
             dense_above_density: self.dense_above_density,
+            backward_memory: self.backward_memory,
         }
     }
 }
@@ -150,6 +159,7 @@ impl SynapseDense {
         };
         let options = EventConvOptions::new(1, 0)
             .with_dense_above(self.dense_above_density)
+            .with_memory(self.backward_memory)
             .with_weight(layout);
         let v = x
             .into_map()

@@ -1,6 +1,8 @@
 //! A Func layer's output in factored form: spikes, PSP and normalization kept apart.
 
-use crate::functional::{Clock, PspNormKind, conv2d_events, psp_norm_with_moment};
+use crate::functional::{
+    Clock, PspNormKind, conv2d_events, conv2d_events_spike, psp_norm_with_moment,
+};
 use crate::kernels::EventConvOptions;
 use burn::tensor::{Device, Tensor};
 
@@ -226,15 +228,31 @@ impl Presynaptic<5> {
             tau_s,
             ..
         } = self;
+        // On a whole sequence: left to the next spike generation, which runs the convolution,
+        // the filter and the spikes as one op that never writes the synapse's output (and, in
+        // training, recomputes it in the backward pass instead of keeping the surrogate).
+        if varying.is_none() && !clock.is_stream() {
+            let shape = [b, events.dims()[1], 0, 0, 0];
+            let conv = SynapticConv {
+                events,
+                weight,
+                sample,
+                options,
+                binary,
+                tau_s,
+            };
+            let shape = conv.output_dims(shape);
+            return Potential::Synaptic {
+                conv: Box::new(conv),
+                shape,
+            };
+        }
         let x = conv2d_events(events, weight, sample, options, binary);
-        // Left unfiltered where the next spike generation can take the filter in the same
-        // pass: streams, and inference (nothing keeps the potential for a backward pass).
+        // On a stream, left unfiltered: the next spike generation takes the filter in the same
+        // pass from the stream's state.
         match varying {
             Some(factor) => Potential::Filtered(clock.psp(x, tau_s) * factor),
-            None if clock.is_stream() || !x.device().is_autodiff() => {
-                Potential::Unfiltered { x, tau_s }
-            }
-            None => Potential::Filtered(clock.psp(x, tau_s)),
+            None => Potential::Unfiltered { x, tau_s },
         }
     }
 
@@ -309,6 +327,73 @@ pub(crate) enum Potential<const D: usize> {
         /// The PSP time constant.
         tau_s: f64,
     },
+    /// The potential is `ε ∗ conv2d_events(…)` of an event-driven synapse on a whole sequence,
+    /// not yet computed, reshaped to `shape`: its spikes are one op
+    /// ([`conv2d_events_spike`]) that never writes the synapse's output, and whose backward
+    /// pass recomputes it.
+    Synaptic {
+        /// The convolution.
+        conv: Box<SynapticConv>,
+        /// The potential's shape.
+        shape: [usize; D],
+    },
+}
+
+/// The inputs of an event-driven synapse's convolution ([`conv2d_events`]), kept for
+/// [`Potential::Synaptic`].
+#[derive(Clone, Debug)]
+pub(crate) struct SynapticConv {
+    events: Tensor<5>,
+    weight: Tensor<4>,
+    sample: Tensor<1>,
+    options: EventConvOptions,
+    binary: bool,
+    tau_s: f64,
+}
+
+impl SynapticConv {
+    /// The output dims: `[batch, time, channels_out, height', width']`, batch and time from
+    /// `shape`.
+    fn output_dims(&self, mut shape: [usize; 5]) -> [usize; 5] {
+        let [_, _, _, h, w] = self.events.dims();
+        let EventConvOptions {
+            stride,
+            padding,
+            weight,
+            ..
+        } = self.options;
+        let stored = self.weight.dims();
+        let k = stored[2];
+        shape[2] = stored[weight.channel_dims().0];
+        shape[3] = (h + 2 * padding - k) / stride + 1;
+        shape[4] = (w + 2 * padding - k) / stride + 1;
+        shape
+    }
+
+    /// The filtered output.
+    fn filtered(self, clock: &mut Clock) -> Tensor<5> {
+        let y = conv2d_events(
+            self.events,
+            self.weight,
+            self.sample,
+            self.options,
+            self.binary,
+        );
+        clock.psp(y, self.tau_s)
+    }
+
+    /// The spikes of the filtered output.
+    fn spikes(self, cfg: &crate::SrmConfig) -> Tensor<5> {
+        conv2d_events_spike(
+            self.events,
+            self.weight,
+            self.sample,
+            self.options,
+            self.binary,
+            self.tau_s,
+            cfg,
+        )
+    }
 }
 
 impl<const D: usize> Potential<D> {
@@ -317,6 +402,7 @@ impl<const D: usize> Potential<D> {
         match self {
             Potential::Filtered(v) => v,
             Potential::Unfiltered { x, tau_s } => clock.psp(x, tau_s),
+            Potential::Synaptic { conv, shape } => conv.filtered(clock).reshape(shape),
         }
     }
 
@@ -325,6 +411,8 @@ impl<const D: usize> Potential<D> {
         match self {
             Potential::Filtered(v) => clock.spike(v, cfg),
             Potential::Unfiltered { x, tau_s } => clock.psp_spike(x, tau_s, cfg),
+            // Only made on a whole sequence (see `convolve_potential`).
+            Potential::Synaptic { conv, shape } => conv.spikes(cfg).reshape(shape),
         }
     }
 
@@ -332,6 +420,7 @@ impl<const D: usize> Potential<D> {
     pub(crate) fn dims(&self) -> [usize; D] {
         match self {
             Potential::Filtered(x) | Potential::Unfiltered { x, .. } => x.dims(),
+            Potential::Synaptic { shape, .. } => *shape,
         }
     }
 
@@ -344,6 +433,11 @@ impl<const D: usize> Potential<D> {
                 x: x.reshape(shape),
                 tau_s,
             },
+            Potential::Synaptic { conv, shape: old } => {
+                let (from, to): (usize, usize) = (old.iter().product(), shape.iter().product());
+                assert_eq!(from, to, "Potential::reshape: {old:?} to {shape:?}");
+                Potential::Synaptic { conv, shape }
+            }
         }
     }
 }
