@@ -361,11 +361,18 @@ mod events {
                     let kept = keep_shared::<B>(id, x.clone(), binary);
                     let events = options.runs_events(|| kept.density());
                     let options = options.decided(events);
-                    let recompute = events && options.memory == BackwardMemory::Recompute;
-                    let (spikes, spike) = if recompute {
-                        // The event loops read the input as kept (the bits, for spikes).
+                    // The event loops read the input as kept (the bits, for spikes); the float
+                    // spikes are freed before the layer's output is allocated.
+                    let input = match (&kept, events) {
+                        (Kept::Bits { .. }, true) => {
+                            drop(x);
+                            kept.clone()
+                        }
+                        _ => Kept::Float(x),
+                    };
+                    let (spikes, spike) = if events && options.memory == BackwardMemory::Recompute {
                         let spikes = event_host::conv2d_spike::<B>(
-                            kept.clone(),
+                            input,
                             weight.clone(),
                             scale.clone(),
                             options,
@@ -374,10 +381,6 @@ mod events {
                         );
                         (spikes, SpikeState::Recompute(tau_s, params))
                     } else {
-                        let input = match (&kept, events) {
-                            (Kept::Bits { .. }, true) => kept.clone(),
-                            _ => Kept::Float(x),
-                        };
                         let z =
                             event_host::conv2d::<B>(input, weight.clone(), scale.clone(), options);
                         let v = B::psp_filter(z, tau_s, false);

@@ -511,20 +511,22 @@ fn conv2d_spike_in<F: Real>(
                             }
                         },
                     );
+                    // The accumulator is read and cleared for the next frame in one pass.
                     let neurons = acc
-                        .iter()
+                        .iter_mut()
+                        .map(|a| core::mem::replace(a, F::ZERO))
                         .zip(w.iter_mut())
                         .zip(z.iter_mut())
                         .zip(r.iter_mut());
                     match grad {
                         None => {
-                            for ((((&y, w), z), r), s) in neurons.zip(cl.iter_mut()) {
+                            for ((((y, w), z), r), s) in neurons.zip(cl.iter_mut()) {
                                 *s = firing.step(r, psp.step(w, z, factor * y)).1;
                             }
                         }
                         Some(grad) => {
                             transpose(&grad[block(t)..][..n], &mut grad_cl, pixels, F::ONE);
-                            for (((((&y, w), z), r), d), &gs) in
+                            for (((((y, w), z), r), d), &gs) in
                                 neurons.zip(cl.iter_mut()).zip(&grad_cl)
                             {
                                 let (u, _) = firing.step(r, psp.step(w, z, factor * y));
@@ -536,7 +538,6 @@ fn conv2d_spike_in<F: Real>(
                     // writes them.
                     let dst = unsafe { ptr.slice(block(t), n) };
                     transpose(&cl, dst, cg, F::ONE);
-                    acc.fill(F::ZERO);
                 }
                 if grad.is_some() {
                     // The adjoint filter over this job's output, last step first, in place.

@@ -35,7 +35,12 @@
 //! (`cpu::psp_filter_from`, `cpu::spike_fire`, `cpu::psp_spike_from`, run through
 //! `host::run_carry`, the carried-state form of `run_in`), a cube kernel (`cube/kernel.rs`) and
 //! an autodiff entry (`autodiff.rs`: untracked, streaming is inference), with their wrappers in
-//! `functional/carry.rs`; no backend file changed.
+//! `functional/carry.rs`; no backend file changed. So was the fused training op
+//! [`EventBackend::event_conv2d_spike`] (an event-driven synapse, the PSP filter and the
+//! spikes): the trait method, its CPU kernel (`event::conv2d_spike`, run through `run_in` in
+//! `event_host.rs`), no cube kernel (an `EventBackend` op is CPU-only), its backward
+//! (`autodiff.rs`, which recomputes the synapse's output from the kept bits), and its wrapper
+//! `functional::conv2d_events_spike`.
 //!
 //! The public wrapper in [`crate::functional`] checks shapes and calls the trait through
 //! `Dispatch`. A new CPU backend implements the small trait `host::CpuHost` (read and write
@@ -118,9 +123,10 @@ impl WeightLayout {
 
 /// What the backward pass of an event-driven synapse's spikes
 /// ([`EventBackend::event_conv2d_spike`]) keeps from the forward pass.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+///
+/// In a saved config a missing value reads as the default, so that settings saved before this
+/// option existed still load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum BackwardMemory {
     /// The input (as bits for spikes), and the synapse's output recomputed in the backward
     /// pass: one event-driven convolution more per layer and step, and no float tensor the
@@ -132,6 +138,36 @@ pub enum BackwardMemory {
     /// The surrogate derivative `ρ(u)` of every neuron and step (one float each), as the
     /// separate ops keep it: no recomputation, more memory.
     Keep,
+}
+
+/// [`BackwardMemory`] as serde sees it: an optional unit variant, so that a missing field (a
+/// config saved before the option existed) deserializes as `None`, the default.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum BackwardMemoryName {
+    Recompute,
+    Keep,
+}
+
+impl serde::Serialize for BackwardMemory {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Some(match self {
+            Self::Recompute => BackwardMemoryName::Recompute,
+            Self::Keep => BackwardMemoryName::Keep,
+        })
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BackwardMemory {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(
+            match Option::<BackwardMemoryName>::deserialize(deserializer)? {
+                None => Self::default(),
+                Some(BackwardMemoryName::Recompute) => Self::Recompute,
+                Some(BackwardMemoryName::Keep) => Self::Keep,
+            },
+        )
+    }
 }
 
 /// The options of the event-driven convolution ([`EventBackend::event_conv2d`]).

@@ -52,3 +52,23 @@ pub struct LayerSettings {
     #[config(default = "MembraneNormOptions::new()")]
     pub membrane: MembraneNormOptions,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings saved before a field existed (a run's `config.json`) load with its default.
+    #[test]
+    fn settings_without_a_newer_field_load_with_its_default() {
+        let keep = LayerSettings::new().with_backward_memory(crate::kernels::BackwardMemory::Keep);
+        let text = serde_json::to_string(&keep).unwrap();
+        assert!(text.contains(r#""backward_memory":"Keep""#), "{text}");
+        // Saved and loaded.
+        assert_eq!(serde_json::from_str::<LayerSettings>(&text).unwrap(), keep);
+        // Saved before the field existed.
+        let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json.as_object_mut().unwrap().remove("backward_memory");
+        let loaded: LayerSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(loaded, LayerSettings::new());
+    }
+}
