@@ -408,9 +408,10 @@ fn group_width(channels_out: usize, batch: usize, threads: usize) -> usize {
 /// `εᵀ ∗ (ρ(u)·∂L/∂s)`, recomputing `y`, `v`, the refractory response and `ρ(u)` on the way.
 ///
 /// Every job is one sample and one group of output channels ([`group_width`]), in time order:
-/// a frame's events accumulate channels-last as in [`conv2d`], the neurons step their PSP and
-/// refractory recursions on that buffer directly (the state kept channels-last too), and only
-/// the result is transposed into the output. The arithmetic is that of the separate ops in the
+/// a frame's events accumulate channels-last as in [`conv2d`], are transposed and scaled into
+/// a frame-sized buffer as [`conv2d`] transposes them into its output, and the neurons step
+/// their PSP and refractory recursions on that buffer, writing spikes (or gradients, reading
+/// the output gradient where it lies) straight into the output. The arithmetic is that of the separate ops in the
 /// same order (each element's sum over the same events, `scale·sum`, the same recursions), so
 /// the spikes and gradients equal theirs exactly.
 #[allow(clippy::too_many_arguments)]
@@ -478,8 +479,9 @@ fn conv2d_spike_in<F: Real>(
         let (sample, first) = (job / groups, job % groups * width);
         let cg = width.min(co - first);
         let n = cg * pixels;
-        let [mut acc, mut w, mut z, mut r, mut cl] = core::array::from_fn(|_| vec![F::ZERO; n]);
-        let mut grad_cl = vec![F::ZERO; if grad.is_some() { n } else { 0 }];
+        // The accumulator channels-last (as the events add rows of weights), the synapse's
+        // output and the neurons' traces channels-first, as the output.
+        let [mut acc, mut y, mut w, mut z, mut r] = core::array::from_fn(|_| vec![F::ZERO; n]);
         let factor = scale[sample];
         let block = |t: usize| (sample * steps + t) * fout + first * pixels;
         simd(
@@ -487,12 +489,14 @@ fn conv2d_spike_in<F: Real>(
             || {
                 for t in 0..steps {
                     let frame = (sample * steps + t) * fin;
+                    let mut any = false;
                     for_each_event(
                         &x,
                         frame,
                         g,
                         #[inline(always)]
                         |row, pixel, run, value| {
+                            any = true;
                             if cg == co {
                                 let len = run * co;
                                 axpy(
@@ -511,33 +515,37 @@ fn conv2d_spike_in<F: Real>(
                             }
                         },
                     );
-                    // The accumulator is read and cleared for the next frame in one pass.
-                    let neurons = acc
-                        .iter_mut()
-                        .map(|a| core::mem::replace(a, F::ZERO))
+                    // `y = scale·acc`, channels-first: what `conv2d` writes.
+                    if any {
+                        transpose(&acc, &mut y, cg, factor);
+                        acc.fill(F::ZERO);
+                    } else {
+                        y.fill(F::ZERO);
+                    }
+                    // SAFETY: this job's channels of this frame, in bounds; no other job
+                    // writes them.
+                    let dst = unsafe { ptr.slice(block(t), n) };
+                    let neurons = y
+                        .iter()
                         .zip(w.iter_mut())
                         .zip(z.iter_mut())
                         .zip(r.iter_mut());
                     match grad {
                         None => {
-                            for ((((y, w), z), r), s) in neurons.zip(cl.iter_mut()) {
-                                *s = firing.step(r, psp.step(w, z, factor * y)).1;
+                            for ((((&y, w), z), r), s) in neurons.zip(dst.iter_mut()) {
+                                s.write(firing.step(r, psp.step(w, z, y)).1);
                             }
                         }
                         Some(grad) => {
-                            transpose(&grad[block(t)..][..n], &mut grad_cl, pixels, F::ONE);
-                            for (((((y, w), z), r), d), &gs) in
-                                neurons.zip(cl.iter_mut()).zip(&grad_cl)
+                            let grad = &grad[block(t)..][..n];
+                            for (((((&y, w), z), r), d), &gs) in
+                                neurons.zip(dst.iter_mut()).zip(grad)
                             {
-                                let (u, _) = firing.step(r, psp.step(w, z, factor * y));
-                                *d = gs * surrogate.at(u);
+                                let (u, _) = firing.step(r, psp.step(w, z, y));
+                                d.write(gs * surrogate.at(u));
                             }
                         }
                     }
-                    // SAFETY: this job's channels of this frame, in bounds; no other job
-                    // writes them.
-                    let dst = unsafe { ptr.slice(block(t), n) };
-                    transpose(&cl, dst, cg, F::ONE);
                 }
                 if grad.is_some() {
                     // The adjoint filter over this job's output, last step first, in place.
