@@ -298,6 +298,31 @@ mod events {
         })
     }
 
+    /// What an event-driven synapse's tracked forward pass reads and keeps of its input `x`
+    /// (the tensor of autodiff node `id`): the spikes packed once (shared with the statistic of
+    /// the same layer), the path decided once from them, and the input the forward loops read
+    /// (the bits where the event loops run, the float spikes otherwise; the float spikes are
+    /// dropped here when they are not read, before the output is allocated). Returns
+    /// `(kept, input, options with the path decided, events)`: the backward pass runs the path
+    /// of the forward pass on `kept`.
+    fn event_input<B: CpuHost>(
+        id: u64,
+        x: FloatTensor<B>,
+        binary: bool,
+        options: EventConvOptions,
+    ) -> (Kept<B>, Kept<B>, EventConvOptions, bool) {
+        let kept = keep_shared::<B>(id, x.clone(), binary);
+        let events = options.runs_events(|| kept.density());
+        let input = match (&kept, events) {
+            (Kept::Bits { .. }, true) => {
+                drop(x);
+                kept.clone()
+            }
+            _ => Kept::Float(x),
+        };
+        (kept, input, options.decided(events), events)
+    }
+
     // `CpuHost` is crate-private: only the crate's CPU backends implement it, and `Autodiff` over
     // them is what the extension dispatches to.
     #[allow(private_bounds)]
@@ -319,16 +344,7 @@ mod events {
                 .stateful()
             {
                 OpsKind::Tracked(prep) => {
-                    // The spikes are packed once (shared with the statistic of the same layer), the
-                    // path is decided once, from the bits, and the forward loops read the bits; the
-                    // backward pass runs the same path on the same bits.
-                    let kept = keep_shared::<B>(id, x.clone(), binary);
-                    let events = options.runs_events(|| kept.density());
-                    let options = options.decided(events);
-                    let input = match (&kept, events) {
-                        (Kept::Bits { .. }, true) => kept.clone(),
-                        _ => Kept::Float(x),
-                    };
+                    let (kept, input, options, _) = event_input::<B>(id, x, binary, options);
                     let y = event_host::conv2d::<B>(input, weight.clone(), scale.clone(), options);
                     prep.finish((kept, weight, scale, options), y)
                 }
@@ -357,19 +373,7 @@ mod events {
                 .stateful()
             {
                 OpsKind::Tracked(prep) => {
-                    // As `event_conv2d`: one packed copy, the path decided once.
-                    let kept = keep_shared::<B>(id, x.clone(), binary);
-                    let events = options.runs_events(|| kept.density());
-                    let options = options.decided(events);
-                    // The event loops read the input as kept (the bits, for spikes); the float
-                    // spikes are freed before the layer's output is allocated.
-                    let input = match (&kept, events) {
-                        (Kept::Bits { .. }, true) => {
-                            drop(x);
-                            kept.clone()
-                        }
-                        _ => Kept::Float(x),
-                    };
+                    let (kept, input, options, events) = event_input::<B>(id, x, binary, options);
                     let (spikes, spike) = if events && options.memory == BackwardMemory::Recompute {
                         let spikes = event_host::conv2d_spike::<B>(
                             input,

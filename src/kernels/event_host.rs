@@ -145,19 +145,7 @@ pub(crate) fn conv2d<B: CpuHost>(
         let [_, co, ho, wo]: [usize; 4] = y.shape().dims();
         return scale_samples::<B>(B::float_reshape(y, [b, t, co, ho, wo].into()), scale);
     }
-    let g = geometry(&dims, &weight.shape().to_vec(), o);
-    let [y] = run_in(
-        dtype,
-        Forward::<B> {
-            x,
-            weight,
-            layout: o.weight,
-            scale,
-            g,
-            t,
-        },
-    );
-    y
+    event_forward::<B>(x, weight, scale, o, Then::Output)
 }
 
 /// [`EventBackend::event_conv2d_spike`](super::EventBackend::event_conv2d_spike) on a CPU
@@ -204,69 +192,49 @@ fn conv2d_spike_events<B: CpuHost>(
 ) -> FloatTensor<B> {
     #[cfg(test)]
     tests::count_path(true);
+    let then = match grad {
+        Some(grad) => Then::Grad(neuron, grad),
+        None => Then::Spikes(neuron),
+    };
+    event_forward::<B>(x, weight, scale, o, then)
+}
+
+/// The event loops' forward pass ([`event::conv2d`] or [`event::conv2d_spike`]) on `x`.
+fn event_forward<B: CpuHost>(
+    x: Kept<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    o: EventConvOptions,
+    then: Then<B>,
+) -> FloatTensor<B> {
     let dims = x.dims();
     let g = geometry(&dims, &weight.shape().to_vec(), o);
     let [y] = run_in(
         weight.dtype(),
-        ConvSpike::<B> {
+        Forward::<B> {
             x,
             weight,
             layout: o.weight,
             scale,
             g,
             t: dims[1],
-            neuron,
-            grad,
+            then,
         },
     );
     y
 }
 
-/// [`event::conv2d_spike`].
-struct ConvSpike<B: CpuHost> {
-    x: Kept<B>,
-    weight: FloatTensor<B>,
-    layout: WeightLayout,
-    scale: FloatTensor<B>,
-    g: ConvGeometry,
-    t: usize,
-    neuron: (f64, SpikeParams),
-    grad: Option<FloatTensor<B>>,
+/// What [`Forward`] computes after the convolution.
+enum Then<B: CpuHost> {
+    /// Nothing: the convolution's output.
+    Output,
+    /// The spikes of its PSP (τs, spike parameters).
+    Spikes((f64, SpikeParams)),
+    /// The gradient of those spikes with respect to the output, for the spikes' gradient.
+    Grad((f64, SpikeParams), FloatTensor<B>),
 }
 
-impl<B: CpuHost> HostOp<B, 1> for ConvSpike<B> {
-    fn run<F: Real>(self) -> [FloatTensor<B>; 1] {
-        let Self {
-            x,
-            weight,
-            layout,
-            scale,
-            g,
-            t,
-            neuron,
-            grad,
-        } = self;
-        let device = weight.device();
-        let b = scale.shape().num_elements();
-        let run = |grad: Option<&[F]>| {
-            x.read::<F, _>(|x| {
-                B::read::<F, _>(weight, |w| {
-                    B::read::<F, _>(scale, |s| {
-                        event::conv2d_spike(x, w, layout, s, t, &g, neuron, grad)
-                    })
-                })
-            })
-        };
-        let y = match grad {
-            Some(grad) => B::read::<F, _>(grad, |d| run(Some(d))),
-            None => run(None),
-        };
-        let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];
-        [B::write(y, &shape, &device)]
-    }
-}
-
-/// [`event::conv2d`] of `x` by `weight`, scaled per sample.
+/// [`event::conv2d`] of `x` by `weight`, scaled per sample, or [`event::conv2d_spike`].
 struct Forward<B: CpuHost> {
     x: Kept<B>,
     weight: FloatTensor<B>,
@@ -274,6 +242,7 @@ struct Forward<B: CpuHost> {
     scale: FloatTensor<B>,
     g: ConvGeometry,
     t: usize,
+    then: Then<B>,
 }
 
 impl<B: CpuHost> HostOp<B, 1> for Forward<B> {
@@ -285,14 +254,25 @@ impl<B: CpuHost> HostOp<B, 1> for Forward<B> {
             scale,
             g,
             t,
+            then,
         } = self;
         let device = weight.device();
         let b = scale.shape().num_elements();
-        let y = x.read::<F, _>(|x| {
-            B::read::<F, _>(weight, |w| {
-                B::read::<F, _>(scale, |s| event::conv2d(x, w, layout, s, t, &g))
+        let run = |neuron: Option<(f64, SpikeParams)>, grad: Option<&[F]>| {
+            x.read::<F, _>(|x| {
+                B::read::<F, _>(weight, |w| {
+                    B::read::<F, _>(scale, |s| match neuron {
+                        Some(neuron) => event::conv2d_spike(x, w, layout, s, t, &g, neuron, grad),
+                        None => event::conv2d(x, w, layout, s, t, &g),
+                    })
+                })
             })
-        });
+        };
+        let y = match then {
+            Then::Output => run(None, None),
+            Then::Spikes(neuron) => run(Some(neuron), None),
+            Then::Grad(neuron, grad) => B::read::<F, _>(grad, |d| run(Some(neuron), Some(d))),
+        };
         let shape = [b, t, g.channels_out, g.height_out(), g.width_out()];
         [B::write(y, &shape, &device)]
     }
