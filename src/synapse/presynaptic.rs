@@ -232,7 +232,6 @@ impl Presynaptic<5> {
         // the filter and the spikes as one op that never writes the synapse's output (and, in
         // training, recomputes it in the backward pass instead of keeping the surrogate).
         if varying.is_none() && !clock.is_stream() {
-            let shape = [b, events.dims()[1], 0, 0, 0];
             let conv = SynapticConv {
                 events,
                 weight,
@@ -241,7 +240,7 @@ impl Presynaptic<5> {
                 binary,
                 tau_s,
             };
-            let shape = conv.output_dims(shape);
+            let shape = conv.output_dims();
             return Potential::Synaptic {
                 conv: Box::new(conv),
                 shape,
@@ -352,10 +351,9 @@ pub(crate) struct SynapticConv {
 }
 
 impl SynapticConv {
-    /// The output dims: `[batch, time, channels_out, height', width']`, batch and time from
-    /// `shape`.
-    fn output_dims(&self, mut shape: [usize; 5]) -> [usize; 5] {
-        let [_, _, _, h, w] = self.events.dims();
+    /// The output dims: `[batch, time, channels_out, height', width']`.
+    fn output_dims(&self) -> [usize; 5] {
+        let [b, t, _, h, w] = self.events.dims();
         let EventConvOptions {
             stride,
             padding,
@@ -364,10 +362,8 @@ impl SynapticConv {
         } = self.options;
         let stored = self.weight.dims();
         let k = stored[2];
-        shape[2] = stored[weight.channel_dims().0];
-        shape[3] = (h + 2 * padding - k) / stride + 1;
-        shape[4] = (w + 2 * padding - k) / stride + 1;
-        shape
+        let out = |side: usize| (side + 2 * padding - k) / stride + 1;
+        [b, t, stored[weight.channel_dims().0], out(h), out(w)]
     }
 
     /// The filtered output.
