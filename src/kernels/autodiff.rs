@@ -205,8 +205,8 @@ mod events {
     /// `z`, `εᵀ ∗ (ρ(u)·∂L/∂s)`, then [`EventConvBackward`]'s on it.
     ///
     /// Where the forward pass ran the event loops, `z` is recomputed from the kept input (the
-    /// spikes as bits) and `ρ(u)` from `z` ([`event_host::psp_spike_backward`]); otherwise
-    /// `ρ(u)` was kept.
+    /// spikes as bits) and `ρ(u)` from `z`, in one pass ([`event_host::conv2d_spike_grad`]);
+    /// otherwise `ρ(u)` was kept.
     #[derive(Debug)]
     struct EventConvSpikeBackward;
 

@@ -128,10 +128,9 @@ pub(crate) fn conv2d<B: CpuHost>(
     let [b, t, ci, h, w] = dims[..] else {
         unreachable!("checked by conv2d_events")
     };
-    let events = o.runs_events(|| x.density());
-    #[cfg(test)]
-    tests::count_path(events);
-    if !events {
+    if !o.runs_events(|| x.density()) {
+        #[cfg(test)]
+        tests::count_path(false);
         let weight = match o.weight {
             WeightLayout::OutIn => weight,
             WeightLayout::InOut => B::float_swap_dims(weight, 0, 1),
@@ -165,7 +164,7 @@ pub(crate) fn conv2d_spike<B: CpuHost>(
         let [spikes] = run_kernel::<B, _, 1>(z, &cpu::PspSpikeKernel { tau_s, params });
         return spikes;
     }
-    conv2d_spike_events::<B>(x, weight, scale, o, (tau_s, params), None)
+    event_forward::<B>(x, weight, scale, o, Then::Spikes((tau_s, params)))
 }
 
 /// The gradient of [`conv2d_spike`]'s spikes with respect to the synapse's output
@@ -179,24 +178,7 @@ pub(crate) fn conv2d_spike_grad<B: CpuHost>(
     neuron: (f64, SpikeParams),
     grad: FloatTensor<B>,
 ) -> FloatTensor<B> {
-    conv2d_spike_events::<B>(x, weight, scale, o, neuron, Some(grad))
-}
-
-fn conv2d_spike_events<B: CpuHost>(
-    x: Kept<B>,
-    weight: FloatTensor<B>,
-    scale: FloatTensor<B>,
-    o: EventConvOptions,
-    neuron: (f64, SpikeParams),
-    grad: Option<FloatTensor<B>>,
-) -> FloatTensor<B> {
-    #[cfg(test)]
-    tests::count_path(true);
-    let then = match grad {
-        Some(grad) => Then::Grad(neuron, grad),
-        None => Then::Spikes(neuron),
-    };
-    event_forward::<B>(x, weight, scale, o, then)
+    event_forward::<B>(x, weight, scale, o, Then::Grad(neuron, grad))
 }
 
 /// The event loops' forward pass ([`event::conv2d`] or [`event::conv2d_spike`]) on `x`.
@@ -207,6 +189,8 @@ fn event_forward<B: CpuHost>(
     o: EventConvOptions,
     then: Then<B>,
 ) -> FloatTensor<B> {
+    #[cfg(test)]
+    tests::count_path(true);
     let dims = x.dims();
     let g = geometry(&dims, &weight.shape().to_vec(), o);
     let [y] = run_in(
@@ -575,7 +559,7 @@ fn dense_input_grad<B: Backend>(
     (scale_samples::<B>(x_grad, scale), sums)
 }
 
-/// [`EventBackend::psp_moment`] from the backend's tensor operations: the PSP, its square,
+/// [`EventBackend::psp_moment`](super::EventBackend::psp_moment) from the backend's tensor operations: the PSP, its square,
 /// the mean (what the CPU backends run for pooled layers).
 fn psp_moment_of_tensors<B: SnnBackend>(
     x: FloatTensor<B>,
@@ -587,7 +571,7 @@ fn psp_moment_of_tensors<B: SnnBackend>(
     second_moment::<B>(B::float_mul(a.clone(), a), per_sample)
 }
 
-/// [`EventBackend::psp_moment_backward`] from the backend's tensor operations (what the CPU
+/// The gradient of [`psp_moment_of_tensors`] from the backend's tensor operations (what the CPU
 /// backends run for pooled layers).
 fn psp_moment_backward_of_tensors<B: SnnBackend>(
     x: FloatTensor<B>,

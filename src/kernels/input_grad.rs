@@ -103,7 +103,7 @@ pub(crate) fn conv2d_input_grad<F: Real>(
     (out, sums)
 }
 
-/// The buffers of one thread of [`per_frame`].
+/// The buffers of one thread of [`Job::per_frame`].
 struct Scratch<F> {
     /// `G`: the frame's output gradient with its zero border, `[co, height + k − 1, q]`.
     padded: Vec<F>,
