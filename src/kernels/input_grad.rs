@@ -16,6 +16,10 @@
 //! transposed convolution instead multiplies first and then scatters every product into the
 //! output one element at a time, which costs more than its GEMM (issue 12's profile).
 //!
+//! A `3×3` kernel (every convolution of the paper's networks) takes Winograd's `F(2×2, 3×3)`
+//! instead ([`super::winograd`]): fewer multiplications for the same result up to rounding;
+//! this direct form is its reference and serves every other kernel size.
+//!
 //! A `1×1` map with a `1×1` kernel (a dense synapse, [`Presynaptic::into_map`]) is one GEMM per
 //! sample over all its time steps instead.
 //!
@@ -27,6 +31,7 @@
 use super::cpu::{Output, Real};
 use super::event::ConvGeometry;
 use super::source::Source;
+use super::winograd::InputGrad3;
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
 
@@ -90,8 +95,10 @@ pub(crate) fn conv2d_input_grad<F: Real>(
     };
     if g.height * g.width == 1 && g.kernel == 1 {
         job.per_sample(dst, &mut dots);
+    } else if g.kernel == 3 {
+        job.per_frame(InputGrad3::new(weight, g), dst, &mut dots);
     } else {
-        job.per_frame(dst, &mut dots);
+        job.per_frame(Direct::new(weight, g), dst, &mut dots);
     }
     // SAFETY: both paths write every element of `dst`.
     let out = unsafe { out.assume_written() };
@@ -103,14 +110,109 @@ pub(crate) fn conv2d_input_grad<F: Real>(
     (out, sums)
 }
 
-/// The buffers of one thread of [`Job::per_frame`].
-struct Scratch<F> {
+/// The input gradient of one frame, `out = conv2dᵀ(delta, W)`: `delta` `[co, height',
+/// width']`, `out` `[ci, height, width]`, with buffers of one thread.
+pub(crate) trait FrameGrad<F>: Sync {
+    /// The buffers of one thread.
+    type Scratch: Send;
+    /// Buffers for [`frame`](Self::frame).
+    fn scratch(&self) -> Self::Scratch;
+    /// Writes every element of `out`.
+    fn frame(&self, delta: &[F], scratch: &mut Self::Scratch, out: &mut [F]);
+}
+
+/// The direct form of the module doc: shifted runs of `G` and one GEMM per frame.
+pub(crate) struct Direct<'a, F> {
+    /// `[ci, co·k²]`: the weights of every input channel in the columns' order.
+    lhs: Vec<F>,
+    g: &'a ConvGeometry,
+}
+
+/// The buffers of one thread of [`Direct`].
+pub(crate) struct DirectScratch<F> {
     /// `G`: the frame's output gradient with its zero border, `[co, height + k − 1, q]`.
     padded: Vec<F>,
     /// The shifted runs of `G`, `[co·k², len]`.
     columns: Vec<F>,
     /// The product, `[ci, len]`.
     product: Vec<F>,
+}
+
+impl<'a, F: Real> Direct<'a, F> {
+    /// For `weight` `[co, ci, k, k]` and a [supported](supports) geometry.
+    pub(crate) fn new(weight: &[F], g: &'a ConvGeometry) -> Self {
+        let (ci, co, k) = (g.channels_in, g.channels_out, g.kernel);
+        let depth = co * k * k;
+        let mut lhs = vec![F::ZERO; ci * depth];
+        for o in 0..co {
+            for c in 0..ci {
+                let taps = &weight[(o * ci + c) * k * k..][..k * k];
+                lhs[c * depth + o * k * k..][..k * k].copy_from_slice(taps);
+            }
+        }
+        Self { lhs, g }
+    }
+
+    /// `(row length q, rows of G, columns' length)`.
+    fn dims(&self) -> (usize, usize, usize) {
+        let (h, w, k) = (self.g.height, self.g.width, self.g.kernel);
+        let q = w + k - 1;
+        (q, h + k - 1, (h - 1) * q + w)
+    }
+}
+
+impl<F: Real> FrameGrad<F> for Direct<'_, F> {
+    type Scratch = DirectScratch<F>;
+
+    fn scratch(&self) -> DirectScratch<F> {
+        let (q, rows, len) = self.dims();
+        let g = self.g;
+        let depth = g.channels_out * g.kernel * g.kernel;
+        DirectScratch {
+            padded: vec![F::ZERO; g.channels_out * rows * q],
+            columns: vec![F::ZERO; depth * len],
+            product: vec![F::ZERO; g.channels_in * len],
+        }
+    }
+
+    fn frame(&self, delta: &[F], s: &mut DirectScratch<F>, out: &mut [F]) {
+        let g = self.g;
+        let (ci, co, k, p) = (g.channels_in, g.channels_out, g.kernel, g.padding);
+        let (h, w, ho, wo) = (g.height, g.width, g.height_out(), g.width_out());
+        let (q, rows, len) = self.dims();
+        let border = k - 1 - p;
+        for o in 0..co {
+            for y in 0..ho {
+                let at = (o * rows + y + border) * q + border;
+                s.padded[at..at + wo].copy_from_slice(&delta[(o * ho + y) * wo..][..wo]);
+            }
+        }
+        for o in 0..co {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let shift = (k - 1 - ky) * q + (k - 1 - kx);
+                    let row = (o * k + ky) * k + kx;
+                    s.columns[row * len..][..len]
+                        .copy_from_slice(&s.padded[o * rows * q + shift..][..len]);
+                }
+            }
+        }
+        matmul(&mut s.product, &self.lhs, &s.columns, ci, co * k * k, len);
+        for c in 0..ci {
+            for y in 0..h {
+                out[(c * h + y) * w..][..w].copy_from_slice(&s.product[c * len + y * q..][..w]);
+            }
+        }
+    }
+}
+
+/// [`Direct`]'s input gradient of one frame (the reference of [`super::winograd`]'s tests).
+#[cfg(test)]
+pub(crate) fn direct_frame<F: Real>(delta: &[F], weight: &[F], g: &ConvGeometry) -> Vec<F> {
+    let direct = Direct::new(weight, g);
+    let mut out = vec![F::ZERO; g.frame_in()];
+    direct.frame(delta, &mut direct.scratch(), &mut out);
+    out
 }
 
 /// The inputs of [`conv2d_input_grad`].
@@ -124,76 +226,30 @@ struct Job<'a, F> {
 }
 
 impl<F: Real> Job<'_, F> {
-    /// Every frame: `dst[f]` and, with `x`, `dots[f] = Σ x[f]·conv2dᵀ(grad[f], W)`.
-    fn per_frame(&self, dst: &mut [MaybeUninit<F>], dots: &mut [f64]) {
+    /// Every frame: `dst[f]` and, with `x`, `dots[f] = Σ x[f]·conv2dᵀ(grad[f], W)`, each frame
+    /// by `kernel`.
+    fn per_frame<K: FrameGrad<F>>(&self, kernel: K, dst: &mut [MaybeUninit<F>], dots: &mut [f64]) {
         let Job {
             grad,
-            weight,
             scale,
             x,
             frames_per_sample,
             g,
+            ..
         } = *self;
-        let (ci, co, k, p) = (g.channels_in, g.channels_out, g.kernel, g.padding);
-        let (h, w) = (g.height, g.width);
-        let (ho, wo) = (g.height_out(), g.width_out());
-        let border = k - 1 - p;
-        let (q, rows) = (w + k - 1, h + k - 1);
-        let len = (h - 1) * q + w;
-        let depth = co * k * k;
-        // `[ci, co·k²]`: the weights of every input channel in the columns' order.
-        let mut lhs = vec![F::ZERO; ci * depth];
-        for o in 0..co {
-            for c in 0..ci {
-                let taps = &weight[(o * ci + c) * k * k..][..k * k];
-                lhs[c * depth + o * k * k..][..k * k].copy_from_slice(taps);
-            }
-        }
         let (fin, fout) = (g.frame_in(), g.frame_out());
         dst.par_chunks_mut(fin)
             .zip(dots.par_iter_mut())
             .enumerate()
             .for_each_init(
-                || Scratch {
-                    padded: vec![F::ZERO; co * rows * q],
-                    columns: vec![F::ZERO; depth * len],
-                    product: vec![F::ZERO; ci * len],
-                },
-                |s, (f, (out, frame_dot))| {
-                    let delta = &grad[f * fout..][..fout];
-                    for o in 0..co {
-                        for y in 0..ho {
-                            let at = (o * rows + y + border) * q + border;
-                            s.padded[at..at + wo]
-                                .copy_from_slice(&delta[(o * ho + y) * wo..][..wo]);
-                        }
-                    }
-                    for o in 0..co {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let shift = (k - 1 - ky) * q + (k - 1 - kx);
-                                let row = (o * k + ky) * k + kx;
-                                s.columns[row * len..][..len]
-                                    .copy_from_slice(&s.padded[o * rows * q + shift..][..len]);
-                            }
-                        }
-                    }
-                    matmul(&mut s.product, &lhs, &s.columns, ci, depth, len);
+                || (kernel.scratch(), vec![F::ZERO; fin]),
+                |(scratch, frame), (f, (out, frame_dot))| {
+                    kernel.frame(&grad[f * fout..][..fout], scratch, frame);
                     let factor = scale[f / frames_per_sample];
-                    let mut sum = 0.0f64;
-                    for c in 0..ci {
-                        for y in 0..h {
-                            let src = &s.product[c * len + y * q..][..w];
-                            let at = (c * h + y) * w;
-                            for (d, &v) in out[at..at + w].iter_mut().zip(src) {
-                                d.write(factor * v);
-                            }
-                            if let Some(x) = &x {
-                                sum += x.dot(f * fin + at, src);
-                            }
-                        }
+                    for (d, &v) in out.iter_mut().zip(frame.iter()) {
+                        d.write(factor * v);
                     }
-                    *frame_dot = sum;
+                    *frame_dot = x.map_or(0.0, |x| x.dot(f * fin, frame));
                 },
             );
     }
@@ -231,7 +287,14 @@ impl<F: Real> Job<'_, F> {
 }
 
 /// `out = lhs · rhs` for row-major `lhs` `[m, depth]`, `rhs` `[depth, n]`, `out` `[m, n]`.
-fn matmul<F: Real>(out: &mut [F], lhs: &[F], rhs: &[F], m: usize, depth: usize, n: usize) {
+pub(crate) fn matmul<F: Real>(
+    out: &mut [F],
+    lhs: &[F],
+    rhs: &[F],
+    m: usize,
+    depth: usize,
+    n: usize,
+) {
     assert!(out.len() >= m * n && lhs.len() >= m * depth && rhs.len() >= depth * n);
     // SAFETY: the three slices hold row-major matrices of the asserted sizes; `read_dst` is
     // false, so `out` is written, not read.

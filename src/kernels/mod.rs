@@ -50,6 +50,7 @@ mod addressable;
 pub(crate) mod cpu;
 pub(crate) mod event;
 pub(crate) mod input_grad;
+mod winograd;
 
 mod autodiff;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
