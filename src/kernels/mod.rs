@@ -10,7 +10,7 @@
 //!
 //! | backend | implementation |
 //! |---|---|
-//! | Flex (feature `flex`), NdArray (feature `ndarray`) | the `cpu`, `event` and `input_grad` loops on host memory, through the one host path `host` |
+//! | Flex (feature `flex`), NdArray (feature `ndarray`) | the `cpu`, `event` and `input_grad` loops (with `winograd` for `3×3` input gradients) on host memory, through the one host path `host` |
 //! | CubeCL: wgpu (feature `wgpu`) and CUDA (feature `cuda`), also under Burn's fusion | `#[cube]` kernels, one thread per neuron (`kernels/cube/`) |
 //! | Autodiff | the hand-written backward passes (`kernels/autodiff.rs`) |
 //!

@@ -85,20 +85,13 @@ impl<F: Real> InputGrad3<F> {
                 let taps = &weight[(o * ci + c) * 9..][..9];
                 // The flipped filter `g[ky][kx] = W[2 − ky][2 − kx]`.
                 let g = |ky: usize, kx: usize| taps[(2 - ky) * 3 + (2 - kx)];
-                // `K g`: 4×3.
-                let mut gg = [[F::ZERO; 3]; 4];
-                for kx in 0..3 {
-                    let (a, b, d) = (g(0, kx), g(1, kx), g(2, kx));
-                    gg[0][kx] = a;
-                    gg[1][kx] = half * (a + b + d);
-                    gg[2][kx] = half * (a - b + d);
-                    gg[3][kx] = d;
-                }
-                // `(K g) Kᵀ`: 4×4.
-                for (r, row) in gg.iter().enumerate() {
-                    let (a, b, d) = (row[0], row[1], row[2]);
-                    let t = [a, half * (a + b + d), half * (a - b + d), d];
-                    for (s, &v) in t.iter().enumerate() {
+                // `K·(a, b, d)ᵀ`: `K = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]` on a column of three.
+                let k = |a: F, b: F, d: F| [a, half * (a + b + d), half * (a - b + d), d];
+                // `K g` column by column (4×3), then `(K g) Kᵀ` row by row (4×4).
+                let kg: [[F; 4]; 3] = core::array::from_fn(|kx| k(g(0, kx), g(1, kx), g(2, kx)));
+                let kgk: [[F; 4]; 4] = core::array::from_fn(|r| k(kg[0][r], kg[1][r], kg[2][r]));
+                for (r, row) in kgk.iter().enumerate() {
+                    for (s, &v) in row.iter().enumerate() {
                         u[((r * 4 + s) * ci + c) * co + o] = v;
                     }
                 }
