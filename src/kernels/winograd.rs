@@ -32,6 +32,26 @@ const E: usize = 16;
 /// transformed tiles of a chunk (`16·(co + ci)` values per tile) stay in the core's L2 cache.
 const TILES: usize = 320;
 
+/// The smallest `ci·co·height·width` of a frame for which [`InputGrad3`] runs faster than the
+/// direct form. Its 16 products have `co` as inner dimension and one call each per chunk, and
+/// its transforms cost `16·(ci + co)` per tile: on small maps and few channels these fixed
+/// costs outweigh the saved multiplications. Measured (one frame, `f32`, one thread, time
+/// relative to the direct form): 34 × 34 maps 0.63 (32 → 32 channels), 0.77 (16 → 16), 0.84
+/// (8 → 16), 1.05 (8 → 8); 24 × 24 1.0 (16 → 16); 17 × 17 0.61 (64 → 64), 0.81 (32 → 32),
+/// 1.25 (16 → 16), 1.33 (8 → 16); 9 × 9 0.70 (64 → 64), 0.90 (32 → 32), 1.07 (16 → 32);
+/// 5 × 5 2.4 (16 → 16). The threshold takes every case above 1 to the direct form and gives
+/// up the one at 0.90.
+const WORTH: usize = 1 << 17;
+
+/// Whether [`InputGrad3`] serves the geometry `g` (`3×3`, stride 1, padding below 3) and is
+/// faster there than the direct form ([`WORTH`]).
+pub(crate) fn pays(g: &ConvGeometry) -> bool {
+    g.kernel == 3
+        && g.stride == 1
+        && g.padding < 3
+        && g.channels_in * g.channels_out * g.height * g.width >= WORTH
+}
+
 /// The input gradient of one `3×3` stride-1 convolution geometry, filters transformed once.
 pub(crate) struct InputGrad3<F> {
     /// `U = K g Kᵀ` of every flipped filter, `[16, ci, co]`.
@@ -348,6 +368,42 @@ mod tests {
     use super::*;
     use crate::kernels::event::tests::pseudo_random;
     use crate::kernels::input_grad::direct_frame;
+
+    /// Where the measured speed says: the Table 2 networks' `34 × 34` layers, not the pooled
+    /// ones of the CPU presets or the first layer's 8 channels beyond `34 × 34`.
+    #[test]
+    fn runs_where_it_pays() {
+        let g = |ci: usize, co: usize, side: usize| ConvGeometry {
+            channels_in: ci,
+            channels_out: co,
+            height: side,
+            width: side,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        for (ci, co, side, fast) in [
+            (32, 32, 34, true),
+            (16, 16, 34, true),
+            (8, 16, 34, true),
+            (64, 64, 17, true),
+            (8, 8, 34, false),
+            (16, 16, 17, false),
+            (8, 16, 17, false),
+            (16, 32, 9, false),
+            (16, 16, 5, false),
+        ] {
+            assert_eq!(pays(&g(ci, co, side)), fast, "{ci} → {co}, {side} × {side}");
+        }
+        assert!(!pays(&ConvGeometry {
+            stride: 2,
+            ..g(32, 32, 34)
+        }));
+        assert!(!pays(&ConvGeometry {
+            kernel: 5,
+            ..g(32, 32, 34)
+        }));
+    }
 
     /// Against the direct form (itself checked against the adjoint by definition), for every
     /// padding, odd and even maps, a map of one chunk, a row wider than a chunk and a map of
