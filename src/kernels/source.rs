@@ -46,13 +46,12 @@ impl<'a, F: Real> Source<'a, F> {
             Self::Values(v) => &v[start..start + buf.len()],
             Self::Bits { bits, len } => {
                 assert!(start + buf.len() <= len, "Source::row: out of range");
-                for (i, out) in buf.iter_mut().enumerate() {
-                    let at = start + i;
-                    *out = if bits[at >> 3] >> (at & 7) & 1 == 1 {
-                        F::ONE
-                    } else {
-                        F::ZERO
-                    };
+                // 56 bits per word read, each expanded by a shift (no load per bit).
+                for (i, chunk) in buf.chunks_mut(56).enumerate() {
+                    let w = word(bits, start + i * 56, chunk.len());
+                    for (j, out) in chunk.iter_mut().enumerate() {
+                        *out = if w >> j & 1 == 1 { F::ONE } else { F::ZERO };
+                    }
                 }
                 buf
             }
