@@ -182,6 +182,30 @@ pub fn unpack_bits<F: Real>(bits: &[u8], len: usize) -> Vec<F> {
 /// Frames per partial sum of the weight gradient (fixed, so that the summation order is).
 const FRAMES_PER_PARTIAL: usize = 32;
 
+/// The checks shared by the event forwards ([`conv2d`], [`conv2d_spike`], named `op` in their
+/// messages): the weight's length, whole frames, one scale per sample. Returns the number of
+/// frames and the weight in event layout (a `1×1` kernel stored `[ci, co]` already is).
+fn event_rows<'w, F: Real>(
+    op: &str,
+    x: &Source<'_, F>,
+    weight: &'w [F],
+    layout: WeightLayout,
+    scale: &[F],
+    frames_per_sample: usize,
+    g: &ConvGeometry,
+) -> (usize, Cow<'w, [F]>) {
+    let fin = g.frame_in();
+    assert_eq!(weight.len(), g.weight_len(), "event {op}: weight length");
+    assert_eq!(x.len() % fin, 0, "event {op}: input length");
+    let frames = x.len() / fin;
+    assert_eq!(scale.len() * frames_per_sample, frames, "event {op}: scale");
+    let rows = match layout {
+        WeightLayout::OutIn => Cow::Owned(weight_rows(weight, g)),
+        WeightLayout::InOut => Cow::Borrowed(weight),
+    };
+    (frames, rows)
+}
+
 /// `[co, ci, k, k]` → rows `[ci, k, k (kx reversed), co]`.
 fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
     let (co, k) = (g.channels_out, g.kernel);
@@ -305,19 +329,7 @@ pub(crate) fn conv2d<F: Real>(
     g: &ConvGeometry,
 ) -> Vec<F> {
     let (fin, fout) = (g.frame_in(), g.frame_out());
-    assert_eq!(weight.len(), g.weight_len(), "event conv2d: weight length");
-    assert_eq!(x.len() % fin, 0, "event conv2d: input length");
-    let frames = x.len() / fin;
-    assert_eq!(
-        scale.len() * frames_per_sample,
-        frames,
-        "event conv2d: scale"
-    );
-    // A 1×1 kernel stored `[ci, co]` is already the event layout.
-    let rows = match layout {
-        WeightLayout::OutIn => Cow::Owned(weight_rows(weight, g)),
-        WeightLayout::InOut => Cow::Borrowed(weight),
-    };
+    let (frames, rows) = event_rows("conv2d", &x, weight, layout, scale, frames_per_sample, g);
     let (co, pixels) = (g.channels_out, g.height_out() * g.width_out());
     if fout == 0 {
         return Vec::new();
@@ -411,9 +423,9 @@ fn group_width(channels_out: usize, batch: usize, threads: usize) -> usize {
 /// a frame's events accumulate channels-last as in [`conv2d`], are transposed and scaled into
 /// a frame-sized buffer as [`conv2d`] transposes them into its output, and the neurons step
 /// their PSP and refractory recursions on that buffer, writing spikes (or gradients, reading
-/// the output gradient where it lies) straight into the output. The arithmetic is that of the separate ops in the
-/// same order (each element's sum over the same events, `scale·sum`, the same recursions), so
-/// the spikes and gradients equal theirs exactly.
+/// the output gradient where it lies) straight into the output. The arithmetic is that of the
+/// separate ops in the same order (each element's sum over the same events, `scale·sum`, the
+/// same recursions), so the spikes and gradients equal theirs exactly.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv2d_spike<F: Real>(
     x: Source<'_, F>,
@@ -425,16 +437,9 @@ pub(crate) fn conv2d_spike<F: Real>(
     neuron: (f64, SpikeParams),
     grad: Option<&[F]>,
 ) -> Vec<F> {
-    let (fin, fout) = (g.frame_in(), g.frame_out());
-    assert_eq!(
-        weight.len(),
-        g.weight_len(),
-        "event conv2d_spike: weight length"
-    );
-    assert_eq!(x.len() % fin, 0, "event conv2d_spike: input length");
-    let frames = x.len() / fin;
+    let fout = g.frame_out();
     let steps = frames_per_sample;
-    assert_eq!(scale.len() * steps, frames, "event conv2d_spike: scale");
+    let (frames, rows) = event_rows("conv2d_spike", &x, weight, layout, scale, steps, g);
     if let Some(grad) = grad {
         assert_eq!(
             grad.len(),
@@ -442,10 +447,6 @@ pub(crate) fn conv2d_spike<F: Real>(
             "event conv2d_spike: gradient length"
         );
     }
-    let rows = match layout {
-        WeightLayout::OutIn => Cow::Owned(weight_rows(weight, g)),
-        WeightLayout::InOut => Cow::Borrowed(weight),
-    };
     let co = g.channels_out;
     if fout == 0 || frames == 0 {
         return Vec::new();
