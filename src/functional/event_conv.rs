@@ -216,8 +216,8 @@ pub(crate) fn psp_moment<const D: usize>(
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
-    use crate::kernels::event::tests::pseudo_random;
     use crate::kernels::event_host::tests::{packs, paths};
+    use crate::test_util::{random_spikes, random_values, tensor_f32};
     use burn::tensor::Distribution;
 
     /// Runs a forward and backward pass of one event-driven convolution of spikes of `density`
@@ -278,21 +278,10 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            // Input and weight from a fixed sequence, not the unseeded generator: at density
-            // 0.001 (about 5 events) some draws left the layer without an output spike.
-            let fixed = |shape: Vec<usize>, seed: u64, f: &dyn Fn(f64) -> f32| {
-                let n = shape.iter().product();
-                let values: Vec<f32> = pseudo_random(n, seed).into_iter().map(f).collect();
-                burn::tensor::TensorData::new(values, shape)
-            };
-            let x = Tensor::<5>::from_data(
-                fixed(vec![2, 16, 3, 7, 7], 11, &|v| {
-                    f32::from(u8::from(v < 2.0 * density - 1.0))
-                }),
-                &device,
-            );
-            let weight =
-                Tensor::<4>::from_data(fixed(vec![4, 3, 3, 3], 12, &|v| (2.0 * v) as f32), &device);
+            // Input and weight seeded: at density 0.001 (about 5 events) some unseeded draws
+            // left the layer without an output spike.
+            let x = tensor_f32(&random_spikes(4704, density, 11), [2, 16, 3, 7, 7], &device);
+            let weight = tensor_f32(&random_values(108, 12), [4, 3, 3, 3], &device).mul_scalar(2.0);
             let scale = Tensor::<1>::random([2], Distribution::Uniform(0.5, 2.0), &device);
             let r = Tensor::<5>::random([2, 16, 4, 7, 7], Distribution::Normal(0.0, 1.0), &device);
             let options = EventConvOptions::new(1, 1)
