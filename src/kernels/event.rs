@@ -225,6 +225,12 @@ fn weight_rows<F: Real>(weight: &[F], g: &ConvGeometry) -> Vec<F> {
 /// of `x`: the `run` weight rows from `row` on (event layout, see [`tap_row`]) meet the `run`
 /// channels-last output pixels from `pixel` on. With stride 1 a run covers all valid `kx` of
 /// one `ky`; otherwise every tap is its own run.
+///
+/// The events come in the order of the frame (channel, row, column), one scan over the whole
+/// frame ([`Source::for_each_nonzero`]: a 56-bit word of bits, or a mask of 64 values, at a
+/// time), each event's position decoded by two multiplications ([`FastDiv`]). Every output
+/// element receives its events' terms in that order, whatever the loops' nesting, so the sums
+/// (and the spikes of [`conv2d_spike`]) do not depend on it.
 #[inline(always)]
 fn for_each_event<F: Real>(
     x: &Source<'_, F>,
@@ -234,42 +240,82 @@ fn for_each_event<F: Real>(
 ) {
     let (h, w, k, pad) = (g.height, g.width, g.kernel, g.padding);
     let (ho, wo) = (g.height_out(), g.width_out());
-    // The nonzero inputs of the current row: found once, used by every ky.
-    let mut events: Vec<(usize, F)> = Vec::with_capacity(w);
-    for c in 0..g.channels_in {
-        for y in 0..h {
-            let start = offset + (c * h + y) * w;
-            if x.is_zero(start, w) {
-                continue;
-            }
-            events.clear();
-            x.for_each_nonzero(start, w, |i, v| events.push((i, v)));
-            for ky in 0..k {
-                let Some(oy) = g.target(y, ky, ho) else {
-                    continue;
-                };
-                let first_row = (c * k + ky) * k;
-                for &(x, value) in &events {
-                    if g.stride == 1 {
-                        // Reversed tap j = k−1−kx reaches ox = x + pad − (k − 1) + j.
-                        let base = (x + pad) as isize - (k as isize - 1);
-                        let j_lo = (-base).max(0) as usize;
-                        let j_hi = (wo as isize - 1 - base).min(k as isize - 1);
-                        if j_hi < j_lo as isize {
-                            continue;
-                        }
-                        let run = j_hi as usize + 1 - j_lo;
-                        let ox = (base + j_lo as isize) as usize;
-                        f(first_row + j_lo, oy * wo + ox, run, value);
-                    } else {
-                        for kx in 0..k {
-                            if let Some(ox) = g.target(x, kx, wo) {
-                                f(first_row + (k - 1 - kx), oy * wo + ox, 1, value);
-                            }
+    let fin = g.frame_in();
+    let plane = FastDiv::new(h * w, fin);
+    let line = FastDiv::new(w, h * w);
+    x.for_each_nonzero(
+        offset,
+        fin,
+        #[inline(always)]
+        |p, value| {
+            let c = plane.div(p);
+            let in_plane = p - c * h * w;
+            let y = line.div(in_plane);
+            let x = in_plane - y * w;
+            if g.stride == 1 {
+                // Reversed tap j = k−1−kx reaches ox = x + pad − (k − 1) + j.
+                let base = (x + pad) as isize - (k as isize - 1);
+                let j_lo = (-base).max(0) as usize;
+                let j_hi = (wo as isize - 1 - base).min(k as isize - 1);
+                if j_hi < j_lo as isize {
+                    return;
+                }
+                let run = j_hi as usize + 1 - j_lo;
+                let ox = (base + j_lo as isize) as usize;
+                // Tap ky reaches oy = y + pad − ky, for the ky that land inside.
+                let ky_lo = (y + pad + 1).saturating_sub(ho);
+                let ky_hi = (y + pad).min(k - 1);
+                for ky in ky_lo..=ky_hi {
+                    let oy = y + pad - ky;
+                    f((c * k + ky) * k + j_lo, oy * wo + ox, run, value);
+                }
+            } else {
+                for ky in 0..k {
+                    let Some(oy) = g.target(y, ky, ho) else {
+                        continue;
+                    };
+                    let first_row = (c * k + ky) * k;
+                    for kx in 0..k {
+                        if let Some(ox) = g.target(x, kx, wo) {
+                            f(first_row + (k - 1 - kx), oy * wo + ox, 1, value);
                         }
                     }
                 }
             }
+        },
+    );
+}
+
+/// Division by a fixed `d` as a multiplication and a shift (`⌈2³²/d⌉`, exact for every
+/// `n ≤ max` when `max·d < 2³²`; a plain division otherwise): what decodes an event's channel
+/// and row from its position in the frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastDiv {
+    d: u64,
+    /// `⌈2³²/d⌉`, or 0 where the multiplication would not be exact.
+    m: u64,
+}
+
+impl FastDiv {
+    /// Division by `d > 0` of numbers up to `max`.
+    pub(crate) fn new(d: usize, max: usize) -> Self {
+        assert!(d > 0, "FastDiv: division by zero");
+        let (d, max) = (d as u64, max as u64);
+        // n = q·d + r, m = (2³² + e)/d with 0 ≤ e < d: n·m/2³² = n/d + n·e/(d·2³²), which
+        // stays below q + 1 while n·e < 2³², true for n·d < 2³².
+        let m = match max.checked_mul(d) {
+            Some(product) if product < 1 << 32 => (1u64 << 32).div_ceil(d),
+            _ => 0,
+        };
+        Self { d, m }
+    }
+
+    #[inline(always)]
+    pub(crate) fn div(self, n: usize) -> usize {
+        if self.m != 0 {
+            ((n as u64 * self.m) >> 32) as usize
+        } else {
+            (n as u64 / self.d) as usize
         }
     }
 }
@@ -763,6 +809,25 @@ pub(crate) fn conv2d_weight_grad<F: Real>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The multiply-and-shift division agrees with `/` for every numerator up to its bound, at
+    /// the divisors the frames use and at their edges (1, powers of two, a bound of `2³²/d`).
+    #[test]
+    fn fast_div_divides() {
+        for d in [1, 2, 3, 7, 28, 32, 34, 1156, 4096, 36_992, 65_537] {
+            let max = (1usize << 32) / d - 1;
+            let fast = FastDiv::new(d, max);
+            assert_ne!(fast.m, 0, "d = {d}: the multiplication applies");
+            let probes = (0..=max.min(70_000)).chain(max.saturating_sub(70_000)..=max);
+            for n in probes {
+                assert_eq!(fast.div(n), n / d, "{n} / {d}");
+            }
+        }
+        // Past the bound: the plain division.
+        let slow = FastDiv::new(34, 1 << 32);
+        assert_eq!(slow.m, 0);
+        assert_eq!(slow.div(usize::MAX / 2), usize::MAX / 2 / 34);
+    }
 
     /// Direct convolution in f64 (the definition).
     fn direct(x: &[f64], w: &[f64], frames: usize, g: &ConvGeometry) -> Vec<f64> {
