@@ -140,6 +140,7 @@ mod events {
     use super::*;
     use crate::kernels::event_host::{self, Kept};
     use crate::kernels::host::CpuHost;
+    use burn::backend::TensorMetadata;
     use crate::kernels::{BackwardMemory, EventBackend, EventConvOptions};
     use core::any::Any;
     use core::cell::RefCell;
@@ -408,17 +409,26 @@ mod events {
         ) -> FloatTensor<Self> {
             let (x, node) = x.into_parts();
             let id = node.id().value;
-            let m = B::psp_moment(x.clone(), tau_s, pool, per_sample, binary);
             match PspMomentBackward
                 .prepare::<C>([node])
                 .compute_bound()
                 .stateful()
             {
                 OpsKind::Tracked(prep) => {
-                    let kept = keep_shared::<B>(id, x, binary);
+                    // The spikes packed once, here (this layer's synapse reuses the bits), and
+                    // the moment read from the bits: a 32nd of the float tensor's traffic.
+                    let dtype = x.dtype();
+                    let kept = keep_shared::<B>(id, x.clone(), binary);
+                    let input = match (&kept, pool) {
+                        (Kept::Bits { .. }, 1) => kept.clone(),
+                        _ => Kept::Float(x),
+                    };
+                    let m = event_host::psp_moment::<B>(input, dtype, tau_s, pool, per_sample);
                     prep.finish((kept, tau_s, pool, per_sample), m)
                 }
-                OpsKind::UnTracked(prep) => prep.finish(m),
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(B::psp_moment(x, tau_s, pool, per_sample, binary))
+                }
             }
         }
     }

@@ -435,8 +435,8 @@ impl<F: Real> Firing<F> {
 /// groups of `N / channels` neighbouring neurons, dim 2 of `[B, T, C, ...]`), without writing
 /// `a`: every block runs the PSP recursion and sums `a²` over time per neuron; the sums are
 /// then added up per group in `f64`, in a fixed order.
-pub fn psp_moment<F: Real>(
-    x: &[F],
+pub(crate) fn psp_moment<F: Real>(
+    x: Source<'_, F>,
     layout: TimeLayout,
     tau_s: f64,
     per_sample: bool,
@@ -453,14 +453,16 @@ pub fn psp_moment<F: Real>(
             let mut w = [F::ZERO; BLOCK];
             let mut z = [F::ZERO; BLOCK];
             let mut acc = [F::ZERO; BLOCK];
-            let (w, z, acc) = (
+            let mut row = [F::ZERO; BLOCK];
+            let (w, z, acc, row) = (
                 &mut w[..block.len],
                 &mut z[..block.len],
                 &mut acc[..block.len],
+                &mut row[..block.len],
             );
             for t in 0..layout.time {
                 let offset = block.offset(&layout, t);
-                let xs = &x[offset..offset + block.len];
+                let xs = x.row(offset, row);
                 for (((&x, w), z), acc) in xs
                     .iter()
                     .zip(w.iter_mut())
@@ -927,8 +929,8 @@ mod tests {
             .map(|i| f64::from(u8::from((i * 7919) % 13 == 0)))
             .collect();
         let a = psp_filter(&x, layout, 4.0, false);
-        let per_sample = psp_moment(&x, layout, 4.0, true, 3);
-        let per_channel = psp_moment(&x, layout, 4.0, false, 3);
+        let per_sample = psp_moment(Source::Values(&x), layout, 4.0, true, 3);
+        let per_channel = psp_moment(Source::Values(&x), layout, 4.0, false, 3);
         for b in 0..2 {
             let span = &a[b * 7 * 1050..(b + 1) * 7 * 1050];
             let want = span.iter().map(|v| v * v).sum::<f64>() / span.len() as f64;
@@ -960,7 +962,7 @@ mod tests {
             let grad: Vec<f64> = (0..groups).map(|g| 0.7 - 1.3 * g as f64).collect();
             let dx = psp_moment_backward(Source::Values(&x), layout, 3.0, per_sample, 3, &grad);
             let loss = |x: &[f64]| -> f64 {
-                psp_moment(x, layout, 3.0, per_sample, 3)
+                psp_moment(Source::Values(x), layout, 3.0, per_sample, 3)
                     .iter()
                     .zip(&grad)
                     .map(|(m, g)| m * g)
@@ -981,7 +983,7 @@ mod tests {
         }
     }
 
-    /// Spikes given as bits: the same gradient as the same spikes given as floats.
+    /// Spikes given as bits: the same moment and gradient as the same spikes given as floats.
     #[test]
     fn psp_moment_backward_reads_bits_like_values() {
         let layout = TimeLayout {
@@ -1010,6 +1012,11 @@ mod tests {
                 &grad,
             );
             assert_eq!(from_values, from_bits, "per_sample {per_sample}");
+            // The moment itself, the same way.
+            let from_values = psp_moment(Source::Values(&x), layout, 5.0, per_sample, 2);
+            let from_bits = psp_moment(Source::<f32>::bits(&bits, x.len()), layout, 5.0, per_sample, 2);
+            assert!(from_values.iter().all(|&m| m > 0.0), "silent test spikes");
+            assert_eq!(from_values, from_bits, "moment, per_sample {per_sample}");
         }
     }
 

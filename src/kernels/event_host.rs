@@ -46,6 +46,13 @@ impl<B: CpuHost> Kept<B> {
         }
     }
 
+    pub(crate) fn device(&self) -> Device<B> {
+        match self {
+            Self::Float(x) => x.device(),
+            Self::Bits { bits, .. } => bits.device(),
+        }
+    }
+
     pub(crate) fn dims(&self) -> Vec<usize> {
         match self {
             Self::Float(x) => x.shape().to_vec(),
@@ -418,20 +425,21 @@ impl<B: CpuHost> HostOp<B, 2> for InputGrad<B> {
     }
 }
 
-/// [`EventBackend::psp_moment`](super::EventBackend::psp_moment) on a CPU backend: without
-/// pooling one pass that never writes the PSP ([`cpu::psp_moment`]), with pooling the tensor
-/// operations.
+/// [`EventBackend::psp_moment`](super::EventBackend::psp_moment) on a CPU backend, of `x` as
+/// `dtype` values: without pooling one pass that never writes the PSP ([`cpu::psp_moment`],
+/// reading spikes as bits where they are kept so), with pooling the tensor operations.
 pub(crate) fn psp_moment<B: CpuHost + SnnBackend>(
-    x: FloatTensor<B>,
+    x: Kept<B>,
+    dtype: DType,
     tau_s: f64,
     pool: usize,
     per_sample: bool,
 ) -> FloatTensor<B> {
     if pool > 1 {
-        return psp_moment_of_tensors::<B>(x, tau_s, pool, per_sample);
+        return psp_moment_of_tensors::<B>(x.into_float(dtype), tau_s, pool, per_sample);
     }
     let [m] = run_in(
-        x.dtype(),
+        dtype,
         Moment::<B> {
             x,
             tau_s,
@@ -443,17 +451,17 @@ pub(crate) fn psp_moment<B: CpuHost + SnnBackend>(
 
 /// [`cpu::psp_moment`].
 struct Moment<B: CpuHost> {
-    x: FloatTensor<B>,
+    x: Kept<B>,
     tau_s: f64,
     per_sample: bool,
 }
 
 impl<B: CpuHost> HostOp<B, 1> for Moment<B> {
     fn run<F: Real>(self) -> [FloatTensor<B>; 1] {
-        let (dims, device) = (self.x.shape().to_vec(), self.x.device());
+        let (dims, device) = (self.x.dims(), self.x.device());
         let groups = if self.per_sample { dims[0] } else { dims[2] };
         let layout = TimeLayout::from_dims(&dims);
-        let m = B::read::<F, _>(self.x, |x| {
+        let m = self.x.read::<F, _>(|x| {
             cpu::psp_moment(x, layout, self.tau_s, self.per_sample, dims[2])
         });
         [B::write(m, &[groups], &device)]

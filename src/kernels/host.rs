@@ -231,7 +231,14 @@ macro_rules! impl_cpu_backend {
                 per_sample: bool,
                 _binary: bool,
             ) -> burn::backend::tensor::FloatTensor<Self> {
-                $crate::kernels::event_host::psp_moment::<Self>(x, tau_s, pool, per_sample)
+                let dtype = burn::backend::TensorMetadata::dtype(&x);
+                $crate::kernels::event_host::psp_moment::<Self>(
+                    $crate::kernels::event_host::Kept::Float(x),
+                    dtype,
+                    tau_s,
+                    pool,
+                    per_sample,
+                )
             }
         }
     };
