@@ -140,8 +140,8 @@ mod events {
     use super::*;
     use crate::kernels::event_host::{self, Kept};
     use crate::kernels::host::CpuHost;
-    use burn::backend::TensorMetadata;
     use crate::kernels::{BackwardMemory, EventBackend, EventConvOptions};
+    use burn::backend::TensorMetadata;
     use core::any::Any;
     use core::cell::RefCell;
 

@@ -1014,7 +1014,13 @@ mod tests {
             assert_eq!(from_values, from_bits, "per_sample {per_sample}");
             // The moment itself, the same way.
             let from_values = psp_moment(Source::Values(&x), layout, 5.0, per_sample, 2);
-            let from_bits = psp_moment(Source::<f32>::bits(&bits, x.len()), layout, 5.0, per_sample, 2);
+            let from_bits = psp_moment(
+                Source::<f32>::bits(&bits, x.len()),
+                layout,
+                5.0,
+                per_sample,
+                2,
+            );
             assert!(from_values.iter().all(|&m| m > 0.0), "silent test spikes");
             assert_eq!(from_values, from_bits, "moment, per_sample {per_sample}");
         }

@@ -17,7 +17,7 @@
 //! keeps).
 
 use super::cpu::{AlphaPsp, Firing, Output, Real, Surrogate, simd};
-use super::source::Source;
+use super::source::{Source, nonzero_mask};
 use super::{SpikeParams, WeightLayout};
 use core::mem::MaybeUninit;
 use rayon::prelude::*;
@@ -146,11 +146,9 @@ pub fn pack_bits<F: Real>(x: &[F]) -> Vec<u8> {
                 values.iter().all(|&v| v == F::ZERO || v == F::ONE),
                 "pack_bits: spikes must be 0 or 1"
             );
-            for (byte, eight) in bytes.iter_mut().zip(values.chunks(8)) {
-                *byte = eight
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |b, (i, &v)| b | (u8::from(v != F::ZERO) << i));
+            for (eight, values) in bytes.chunks_mut(8).zip(values.chunks(64)) {
+                let mask = nonzero_mask(values).to_le_bytes();
+                eight.copy_from_slice(&mask[..eight.len()]);
             }
         });
     bits

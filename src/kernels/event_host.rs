@@ -461,9 +461,9 @@ impl<B: CpuHost> HostOp<B, 1> for Moment<B> {
         let (dims, device) = (self.x.dims(), self.x.device());
         let groups = if self.per_sample { dims[0] } else { dims[2] };
         let layout = TimeLayout::from_dims(&dims);
-        let m = self.x.read::<F, _>(|x| {
-            cpu::psp_moment(x, layout, self.tau_s, self.per_sample, dims[2])
-        });
+        let m = self
+            .x
+            .read::<F, _>(|x| cpu::psp_moment(x, layout, self.tau_s, self.per_sample, dims[2]));
         [B::write(m, &[groups], &device)]
     }
 }
