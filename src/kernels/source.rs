@@ -3,8 +3,8 @@
 //! The backward passes keep a layer's spikes as one bit per element
 //! ([`pack_bits`](super::event::pack_bits)). The loops that need them again (the event-driven
 //! weight gradient, the scale gradient, the recomputed PSP of the statistic) read the bits
-//! through [`Source`] directly, a row at a time, instead of unpacking the whole tensor to floats
-//! first.
+//! through [`Source`] directly, a row or a whole frame at a time, instead of unpacking the
+//! whole tensor to floats first.
 
 use super::cpu::Real;
 
