@@ -149,8 +149,9 @@ fn word(bits: &[u8], at: usize, n: usize) -> u64 {
 }
 
 /// Bit `j` set where `values[j]` is nonzero (±0 count as zero, NaN as nonzero), for at most
-/// 64 values. For 64 `f32` on a CPU with AVX2: eight compares and `movemask`s (the portable
-/// form below compiles to shifts of 64-bit lanes instead, several times slower).
+/// 64 values; the same bits as [`Real::magnitude_bits`] for every value, under any FPU mode.
+/// For 64 `f32` on a CPU with AVX2: eight integer compares and `movemask`s (the portable form
+/// below compiles to shifts of 64-bit lanes instead, several times slower).
 #[inline(always)]
 pub(crate) fn nonzero_mask<F: Real>(values: &[F]) -> u64 {
     debug_assert!(values.len() <= 64);
@@ -175,14 +176,16 @@ pub(crate) fn nonzero_mask<F: Real>(values: &[F]) -> u64 {
 #[target_feature(enable = "avx2")]
 unsafe fn nonzero_mask_f32x64(values: *const f32) -> u64 {
     use core::arch::x86_64::*;
-    let zero = _mm256_setzero_ps();
+    let zero = _mm256_setzero_si256();
     let mut mask = 0u64;
     for i in 0..8 {
         // SAFETY: values `8i..8i + 8` of the 64 (caller).
         let v = unsafe { _mm256_loadu_ps(values.add(8 * i)) };
-        // Unordered not-equal: true for NaN, false for −0.
-        let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero);
-        mask |= u64::from(_mm256_movemask_ps(nonzero) as u8) << (8 * i);
+        // The bits without the sign bit, compared as integers (`Real::magnitude_bits`): −0 is
+        // zero, NaN and subnormals are not, whatever the FPU's denormals-are-zero mode says.
+        let magnitude = _mm256_slli_epi32::<1>(_mm256_castps_si256(v));
+        let zeros = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(magnitude, zero)));
+        mask |= u64::from(!(zeros as u8)) << (8 * i);
     }
     mask
 }
@@ -264,6 +267,20 @@ mod tests {
             assert_eq!(nonzero_mask(&x[..37]), want & ((1 << 37) - 1));
             let wide: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
             assert_eq!(nonzero_mask(&wide), want);
+            // With subnormals read as zero by the FPU (what `device::flush_denormals` sets for
+            // training), the mask still counts them: it reads bits, not the FPU's comparisons,
+            // so a value's mask does not depend on its position in the run or on `F`.
+            #[cfg(target_arch = "x86_64")]
+            #[allow(deprecated)]
+            {
+                use std::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+                // SAFETY: MXCSR is this test thread's own state, restored below.
+                let saved = unsafe { _mm_getcsr() };
+                unsafe { _mm_setcsr(saved | 0x8040) };
+                let flushed = nonzero_mask(&x);
+                unsafe { _mm_setcsr(saved) };
+                assert_eq!(flushed, want, "shift {shift}, subnormals read as zero");
+            }
         }
     }
 
