@@ -216,7 +216,7 @@ pub(crate) fn psp_moment<const D: usize>(
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
-    use crate::kernels::event_host::tests::{packs, paths};
+    use crate::kernels::event_host::tests::{moments, packs, paths};
     use crate::test_util::{random_spikes, random_values, tensor_f32};
     use burn::tensor::Distribution;
 
@@ -335,7 +335,7 @@ mod tests {
     }
 
     /// A layer's statistic and its synapse take the same spikes: they are packed to bits once,
-    /// and both backward passes read that copy.
+    /// the statistic is computed from them, and both backward passes read that copy.
     #[test]
     fn the_statistic_and_the_convolution_share_one_packed_copy() {
         let device = crate::device::cpu().autodiff();
@@ -344,7 +344,21 @@ mod tests {
         let weight = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device)
             .require_grad();
         let before = packs();
+        let read = moments();
         let m = psp_moment(s.clone(), 5.0, 1, PspNormKind::Layer, true);
+        // The tracked statistic reads the packed bits, and gives what the float spikes give.
+        assert_eq!(
+            moments(),
+            (read.0 + 1, read.1),
+            "the statistic read the bits"
+        );
+        let untracked = s.clone().detach().set_require_grad(false);
+        let from_floats = psp_moment(untracked, 5.0, 1, PspNormKind::Layer, true);
+        assert_eq!(moments(), (read.0 + 1, read.1 + 1), "untracked: the floats");
+        let from_floats = from_floats.into_data().try_to_vec::<f32>().unwrap();
+        assert!(from_floats.iter().all(|&v| v > 0.0), "silent test spikes");
+        let from_bits = m.clone().detach().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(from_bits, from_floats);
         let scale = m.clone().add_scalar(0.1).sqrt().recip();
         let y = conv2d_events(s.clone(), weight, scale, EventConvOptions::new(1, 1), true);
         assert_eq!(packs() - before, 1, "one packed copy for both ops");

@@ -419,9 +419,11 @@ mod events {
                     // the moment read from the bits: a 32nd of the float tensor's traffic.
                     let dtype = x.dtype();
                     let kept = keep_shared::<B>(id, x.clone(), binary);
-                    let input = match (&kept, pool) {
-                        (Kept::Bits { .. }, 1) => kept.clone(),
-                        _ => Kept::Float(x),
+                    // (Pooling runs tensor operations on floats, which bits would unpack.)
+                    let input = if pool == 1 {
+                        kept.clone()
+                    } else {
+                        Kept::Float(x)
                     };
                     let m = event_host::psp_moment::<B>(input, dtype, tau_s, pool, per_sample);
                     prep.finish((kept, tau_s, pool, per_sample), m)

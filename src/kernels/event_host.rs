@@ -461,6 +461,8 @@ impl<B: CpuHost> HostOp<B, 1> for Moment<B> {
         let (dims, device) = (self.x.dims(), self.x.device());
         let groups = if self.per_sample { dims[0] } else { dims[2] };
         let layout = TimeLayout::from_dims(&dims);
+        #[cfg(test)]
+        tests::count_moment(matches!(self.x, Kept::Bits { .. }));
         let m = self
             .x
             .read::<F, _>(|x| cpu::psp_moment(x, layout, self.tau_s, self.per_sample, dims[2]));
@@ -698,5 +700,22 @@ pub(crate) mod tests {
     /// Packings of this thread so far.
     pub(crate) fn packs() -> usize {
         PACKS.with(Cell::get)
+    }
+
+    thread_local! {
+        /// `(from bits, from floats)`: how many statistics this thread computed from each.
+        static MOMENTS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+
+    pub(crate) fn count_moment(bits: bool) {
+        MOMENTS.with(|m| {
+            let (b, f) = m.get();
+            m.set(if bits { (b + 1, f) } else { (b, f + 1) });
+        });
+    }
+
+    /// `(from bits, from floats)` counts of this thread's statistics so far.
+    pub(crate) fn moments() -> (usize, usize) {
+        MOMENTS.with(Cell::get)
     }
 }
